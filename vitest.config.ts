@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run against the TypeScript sources; end-to-end tests spawn the built CLI (dist/),
+// which `npm test` builds first. Heavy end-to-end files get long timeouts of their own.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    fileParallelism: false,
+  },
+});
