@@ -1,0 +1,26 @@
+/**
+ * Validation at the edge, after sharp's `lib/is`: small predicates plus one error factory, so every
+ * bad flag, card field or option reads the same way:
+ * "Expected integer between 1 and 4096 for batchSize but received 0 of type number".
+ */
+import { UsageError } from './errors.js';
+
+export const defined = <T>(v: T | undefined | null): v is T => v !== undefined && v !== null;
+export const isInteger = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+export const inRange = (v: number, min: number, max: number): boolean => v >= min && v <= max;
+export const inArray = <T>(v: unknown, list: readonly T[]): v is T => list.includes(v as T);
+
+/** The one wording for a parameter that failed validation. Exit code 2 through UsageError. */
+export function invalidParameterError(name: string, expected: string, actual: unknown): UsageError {
+  const shown = typeof actual === 'string' ? JSON.stringify(actual) : String(actual);
+  return new UsageError(`Expected ${expected} for ${name} but received ${shown} of type ${typeof actual}`);
+}
+
+/** Parse a CLI integer flag; throws the standard message when it is not an integer in range. */
+export function parseIntegerFlag(name: string, raw: string, min: number, max: number): number {
+  const value = /^-?\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
+  if (!isInteger(value) || !inRange(value, min, max)) {
+    throw invalidParameterError(name, `integer between ${min} and ${max}`, raw);
+  }
+  return value;
+}
