@@ -1,0 +1,43 @@
+/**
+ * Bytes from the embedded warehouse's `image_bytes` table, fetched per batch of names with one
+ * bound-parameter query. Owns its own DuckDB instance, so it can live in any process or thread.
+ */
+import path from 'node:path';
+import { DuckDBBlobValue, DuckDBInstance, DuckDBConnection, listValue } from '@duckdb/node-api';
+import { duckdbString } from '../catalog/sqlQuote.js';
+import type { ByteSource } from './ByteSource.js';
+
+export class WarehouseByteSource implements ByteSource {
+  private closed = false;
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    private readonly glob: string,
+  ) {}
+
+  static async open(warehouseDir: string): Promise<WarehouseByteSource> {
+    const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+    const connection = await instance.connect();
+    return new WarehouseByteSource(instance, connection, path.join(path.resolve(warehouseDir), 'image_bytes', '*.parquet'));
+  }
+
+  async fetch(imageNames: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const found = new Map<string, Uint8Array>();
+    if (imageNames.length === 0) return found;
+    const reader = await this.connection.runAndReadAll(
+      `SELECT image_name, bytes FROM read_parquet(${duckdbString(this.glob)}) WHERE list_contains($names, image_name)`,
+      { names: listValue([...imageNames]) },
+    );
+    for (const [name, bytes] of reader.getRows()) {
+      if (bytes instanceof DuckDBBlobValue) found.set(String(name), bytes.bytes);
+    }
+    return found;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.disconnectSync();
+    this.instance.closeSync();
+  }
+}

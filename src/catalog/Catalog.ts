@@ -1,0 +1,46 @@
+/**
+ * The catalog: where the driver selects images and registers committed partitions. Driver-only.
+ * Two implementations share this interface: the embedded warehouse (DuckDB over Hive-layout Parquet,
+ * `EmbeddedCatalog`) and Hive (HiveServer2, a later issue).
+ *
+ * Call sequence: open → select (once per run, streamed) → registerPartition (after a commit) → close.
+ */
+
+/** One selected image: enough to fetch its bytes and key its result row. */
+export interface ImageRef {
+  image_name: string;
+  page_id: bigint | null;
+  sha1: string | null;
+}
+
+export type Selection =
+  | { kind: 'all' }
+  | { kind: 'category'; category: string; depth: number }
+  | { kind: 'sql'; sql: string };
+
+export interface PartitionRegistration {
+  table: string;
+  model: string;
+  snapshot: string;
+  /** Absolute location of the committed `model=…/snapshot=…` folder. */
+  location: string;
+  runId: string;
+}
+
+export interface Catalog {
+  /**
+   * Stream the selection in batches, each image once, ordered by image_name (a plan is reproducible).
+   * Memory is bounded by one batch whatever the size of the selection.
+   * @throws {UsageError} when the selection is invalid (unknown category, SQL error, no image_name column).
+   */
+  select(selection: Selection, batchSize?: number): AsyncGenerator<ImageRef[]>;
+
+  /** Human-readable description of the selection's query, for run.json. */
+  describe(selection: Selection): string;
+
+  /** Make a committed partition visible to readers of the catalog. Idempotent. */
+  registerPartition(registration: PartitionRegistration): Promise<void>;
+
+  /** Release handles; calling it twice is harmless. */
+  close(): void;
+}

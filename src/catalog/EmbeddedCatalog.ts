@@ -1,0 +1,124 @@
+/**
+ * The embedded warehouse as a Catalog: an in-memory DuckDB whose views (see EmbeddedMetastore) read
+ * the warehouse's Parquet tables. Values from users are bound as parameters; a `--sql` selection is
+ * the user's own query, run as a sub-query whose `image_name` column is joined back to `image`.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { UsageError } from '../util/errors.js';
+import type { Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
+import { EmbeddedMetastore } from './EmbeddedMetastore.js';
+
+export class EmbeddedCatalog implements Catalog {
+  private closed = false;
+  private constructor(
+    readonly warehouseDir: string,
+    private readonly instance: DuckDBInstance,
+    readonly connection: DuckDBConnection,
+    private readonly metastore: EmbeddedMetastore,
+  ) {}
+
+  /** @throws {UsageError} when DIR is not a warehouse made by `imgpipe warehouse init`. */
+  static async open(warehouseDir: string): Promise<EmbeddedCatalog> {
+    const dir = path.resolve(warehouseDir);
+    if (!existsSync(path.join(dir, 'warehouse.json'))) {
+      throw new UsageError(`${dir} is not an imgpipe warehouse (no warehouse.json). Create one with \`imgpipe warehouse init --warehouse ${warehouseDir} [--demo]\`.`);
+    }
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    const metastore = new EmbeddedMetastore(dir);
+    await connection.run(metastore.viewsSql());
+    return new EmbeddedCatalog(dir, instance, connection, metastore);
+  }
+
+  describe(selection: Selection): string {
+    switch (selection.kind) {
+      case 'all':
+        return ALL_SQL;
+      case 'category':
+        return `${CATEGORY_SQL} -- $1 = ${JSON.stringify(selection.category)}, $2 = ${selection.depth}`;
+      case 'sql':
+        return userSqlWrapper(selection.sql);
+    }
+  }
+
+  async *select(selection: Selection, batchSize = 10_000): AsyncGenerator<ImageRef[]> {
+    const [sql, values] = await this.selectionQuery(selection);
+    let result;
+    try {
+      result = await this.connection.stream(sql, values);
+    } catch (e) {
+      throw selectionError(selection, e);
+    }
+    let batch: ImageRef[] = [];
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const [name, pageId, sha1] of chunk.getRows()) {
+        batch.push({ image_name: String(name), page_id: (pageId as bigint | null) ?? null, sha1: (sha1 as string | null) ?? null });
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  private async selectionQuery(selection: Selection): Promise<[string, Record<string, string | number> | undefined]> {
+    if (selection.kind === 'all') return [ALL_SQL, undefined];
+    if (selection.kind === 'category') {
+      const known = await this.connection.runAndReadAll(
+        'SELECT count(*) FROM (SELECT category FROM categorylinks UNION ALL SELECT category FROM category_parent UNION ALL SELECT parent FROM category_parent) WHERE category = $c',
+        { c: selection.category },
+      );
+      if (Number(known.getRows()[0]![0]) === 0) {
+        throw new UsageError(`No category named ${JSON.stringify(selection.category)} in the warehouse (names are case-sensitive and use underscores for spaces, as on Commons).`);
+      }
+      return [CATEGORY_SQL, { category: selection.category, depth: selection.depth }];
+    }
+    const statements = await this.connection.extractStatements(selection.sql);
+    if (statements.count !== 1) throw new UsageError(`--sql must be exactly one SELECT statement, found ${statements.count}`);
+    return [userSqlWrapper(selection.sql), undefined];
+  }
+
+  async registerPartition(registration: PartitionRegistration): Promise<void> {
+    this.metastore.register(registration);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection.disconnectSync();
+    this.instance.closeSync();
+  }
+}
+
+const ALL_SQL = 'SELECT DISTINCT image_name, page_id, sha1 FROM image ORDER BY image_name';
+
+/** Images in a category and its subcategories down to `depth` levels (0 = the category alone). */
+const CATEGORY_SQL = `WITH RECURSIVE tree(category, depth) AS (
+  SELECT $category::VARCHAR, 0
+  UNION
+  SELECT cp.category, tree.depth + 1 FROM category_parent cp JOIN tree ON cp.parent = tree.category
+  WHERE tree.depth < $depth
+)
+SELECT DISTINCT i.image_name, i.page_id, i.sha1
+FROM categorylinks cl JOIN (SELECT DISTINCT category FROM tree) t ON cl.category = t.category
+JOIN image i ON i.page_id = cl.page_id
+ORDER BY i.image_name`;
+
+function userSqlWrapper(sql: string): string {
+  const body = sql.trim().replace(/;\s*$/, '');
+  // LEFT JOIN: a selected name with no row in `image` still gets a result row (missing_bytes).
+  return `SELECT DISTINCT s.image_name::VARCHAR AS image_name, i.page_id, i.sha1 FROM (\n${body}\n) AS s LEFT JOIN image i ON i.image_name = s.image_name::VARCHAR ORDER BY 1`;
+}
+
+function selectionError(selection: Selection, e: unknown): UsageError {
+  const message = (e as Error).message ?? String(e);
+  if (selection.kind === 'sql' && /image_name/.test(message) && /not found|does not have a column|Referenced column/i.test(message)) {
+    return new UsageError(`--sql must return a column named image_name: ${message}`);
+  }
+  return new UsageError(`Selection query failed: ${message}`);
+}

@@ -1,0 +1,214 @@
+/**
+ * `imgpipe run`: flags → validated RunJobOptions → runJob, with a progress bar and a summary.
+ * Every flag is checked before any work starts; a bad one exits 2 with the standard message.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import type { Selection } from '../catalog/Catalog.js';
+import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
+import { runJob, type RunJobResult } from '../exec/runJob.js';
+import type { Device } from '../model/ModelSession.js';
+import { UsageError } from '../util/errors.js';
+import { parseIntegerFlag } from '../util/is.js';
+import { getLogger, setLogLevel } from '../util/log.js';
+import { createProgress, type Progress } from './progress.js';
+
+interface RunFlags {
+  warehouse?: string;
+  model?: string;
+  modelsDir: string[];
+  all?: boolean;
+  category?: string;
+  depth: string;
+  sql?: string;
+  snapshot?: string;
+  table?: string;
+  executor: string;
+  partitionSize: string;
+  partitionsDir?: string;
+  batchSize: string;
+  maxPixels: string;
+  threads?: string;
+  device: Device;
+  resume?: string;
+  json?: boolean;
+  quiet?: boolean;
+  logLevel?: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('Select images, plan partitions, run a model over them and commit a Parquet table partition.')
+    .option('--warehouse <dir>', 'embedded warehouse folder (made by `warehouse init`)')
+    .option('--model <name|card>', 'model name (see `models list`) or path to a model.json')
+    .option('--models-dir <dir>', 'extra folder of model cards (repeatable)', collect, [])
+    .option('--all', 'select every image')
+    .option('--category <name>', 'select images in this category …')
+    .option('--depth <n>', '… and its subcategories down to N levels', '0')
+    .option('--sql <select>', 'select with your own query; it must return an image_name column')
+    .option('--snapshot <yyyy-mm-dd>', 'snapshot partition to write (default: today, UTC)')
+    .option('--table <name>', 'output table (default: classifications or embeddings, by the model task)')
+    .addOption(new Option('--executor <kind>', 'where partitions run').choices(['local', 'queue']).default('local'))
+    .option('--partition-size <n>', 'images per partition manifest', '1000')
+    .option('--partitions-dir <dir>', 'where plans go (default: $IMGPIPE_PARTITIONS or ./partitions)')
+    .option('--batch-size <n>', 'images per inference batch', '16')
+    .option('--max-pixels <n>', 'refuse images whose header says more pixels than this', String(DEFAULT_MAX_PIXELS))
+    .option('--threads <n>', `decode worker threads (default: ${os.availableParallelism()}, the cores)`)
+    .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .option('--resume <run-id>', 'continue an interrupted run: only partitions not yet done run again')
+    .option('--json', 'print one JSON object with the result on stdout')
+    .option('--quiet', 'no progress output')
+    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
+    .addHelpText(
+      'after',
+      `
+Exactly one of --all, --category or --sql (not needed with --resume).
+Exit codes: 0 committed (even with error rows), 1 failed, 2 bad usage or input, 130 interrupted (resumable).
+
+Examples:
+  imgpipe run --warehouse ./wh --model quality-basic --all
+  imgpipe run --warehouse ./wh --model color-embed --category Landscapes --depth 2
+  imgpipe run --warehouse ./wh --model ./my-resnet/model.json --sql "SELECT image_name FROM image WHERE width > 1000"
+  imgpipe run --resume 20261125T101500Z-quality-basic-1-3fa2c1`,
+    )
+    .action(async (flags: RunFlags) => {
+      process.exitCode = await runAction(flags);
+    });
+}
+
+function parseSelection(flags: RunFlags): Selection | undefined {
+  const given = [flags.all ? '--all' : null, flags.category !== undefined ? '--category' : null, flags.sql !== undefined ? '--sql' : null].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`Expected exactly one of --all, --category, --sql but received ${given.join(' and ')}`);
+  if (flags.resume) {
+    if (given.length > 0) throw new UsageError('--resume continues a planned run; do not pass a selection with it');
+    return undefined;
+  }
+  if (given.length === 0) throw new UsageError('Expected one of --all, --category C [--depth N] or --sql "SELECT image_name FROM image WHERE …"');
+  const depth = parseIntegerFlag('--depth', flags.depth, 0, 100);
+  if (flags.all) return { kind: 'all' };
+  if (flags.category !== undefined) {
+    if (flags.category.trim() === '') throw new UsageError('Expected a category name for --category but received ""');
+    return { kind: 'category', category: flags.category.replaceAll(' ', '_'), depth };
+  }
+  if (flags.sql!.trim() === '') throw new UsageError('Expected a SELECT statement for --sql but received ""');
+  return { kind: 'sql', sql: flags.sql! };
+}
+
+function parseSnapshot(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const ok = /^\d{4}-\d{2}-\d{2}$/.test(raw) && !Number.isNaN(Date.parse(`${raw}T00:00:00Z`)) && new Date(`${raw}T00:00:00Z`).toISOString().startsWith(raw);
+  if (!ok) throw new UsageError(`Expected a date YYYY-MM-DD for --snapshot but received ${JSON.stringify(raw)}`);
+  return raw;
+}
+
+async function runAction(flags: RunFlags): Promise<number> {
+  if (flags.logLevel) setLogLevel(flags.logLevel);
+  const log = getLogger();
+  if (flags.executor === 'queue') {
+    throw new UsageError('--executor queue is not available in this version yet (Redis/BullMQ workers); use --executor local');
+  }
+  const selection = parseSelection(flags);
+  const options = {
+    warehouse: flags.warehouse,
+    model: flags.model,
+    modelsDirs: flags.modelsDir,
+    selection,
+    snapshot: parseSnapshot(flags.snapshot),
+    table: flags.table,
+    partitionSize: parseIntegerFlag('--partition-size', flags.partitionSize, 1, 1_000_000),
+    partitionsDir: path.resolve(flags.partitionsDir ?? process.env.IMGPIPE_PARTITIONS ?? 'partitions'),
+    batchSize: parseIntegerFlag('--batch-size', flags.batchSize, 1, 4096),
+    maxPixels: parseIntegerFlag('--max-pixels', flags.maxPixels, 1, Number.MAX_SAFE_INTEGER),
+    threads: flags.threads === undefined ? undefined : parseIntegerFlag('--threads', flags.threads, 1, 256),
+    device: flags.device,
+    resume: flags.resume,
+    log,
+  };
+  if (flags.resume && (flags.model || flags.warehouse)) {
+    log.info('--resume: model and warehouse come from the plan; --model/--warehouse are ignored');
+  }
+
+  let progress: Progress | null = null;
+  let interrupts = 0;
+  let stopExecutor: (() => void) | null = null;
+  const onSignal = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write('\nimgpipe: stopping after the partitions in flight (Ctrl-C again to quit now)…\n');
+    stopExecutor?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result: RunJobResult;
+  try {
+    result = await runJob({
+      ...options,
+      onPlanned: (run, alreadyDone) => {
+        if (!flags.json && !flags.quiet) {
+          process.stderr.write(`run ${run.run_id}: ${run.images} images in ${run.partitions} partitions, model ${run.model.qualified} → ${run.table}/model=${run.model.qualified}/snapshot=${run.snapshot}\n`);
+          if (alreadyDone > 0) process.stderr.write(`resuming: ${alreadyDone} images already done\n`);
+        }
+        progress = createProgress('scoring', run.images, { quiet: flags.quiet, initial: alreadyDone });
+      },
+      onImages: (n) => progress?.increment(n),
+      onExecutor: (executor) => {
+        stopExecutor = () => executor.stop();
+      },
+    });
+  } finally {
+    (progress as Progress | null)?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (result.interrupted) {
+    process.stderr.write(`imgpipe: interrupted; nothing committed. Resume with: imgpipe run --resume ${result.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}\n`);
+    if (flags.json) process.stdout.write(JSON.stringify(jsonResult(result)) + '\n');
+    return 130;
+  }
+  if (flags.json) process.stdout.write(JSON.stringify(jsonResult(result)) + '\n');
+  else process.stdout.write(formatSummary(result));
+  return 0;
+}
+
+function jsonResult(r: RunJobResult) {
+  return {
+    run_id: r.run_id,
+    output: r.output,
+    selected: r.selected,
+    ok: r.ok,
+    error: r.error,
+    elapsed_s: r.elapsed_s,
+    images_per_s: r.images_per_s,
+    interrupted: r.interrupted,
+    table: r.table,
+    model: r.model,
+    snapshot: r.snapshot,
+    partitions: r.partitions,
+    error_reasons: r.error_reasons,
+    labels: r.labels,
+    device: r.device,
+  };
+}
+
+/** The human summary printed at the end of a run. */
+export function formatSummary(r: RunJobResult): string {
+  const lines = [
+    `Run ${r.run_id} committed.`,
+    `  model     ${r.model} (${r.device})`,
+    `  output    ${r.output}`,
+    `  selected  ${r.selected} images in ${r.partitions} partition${r.partitions === 1 ? '' : 's'}`,
+    `  ok        ${r.ok}`,
+    `  error     ${r.error}${r.error ? '  (' + Object.entries(r.error_reasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') + ')' : ''}`,
+  ];
+  const labels = Object.entries(r.labels).sort((a, b) => b[1] - a[1]);
+  if (labels.length > 0) {
+    lines.push(`  labels    ${labels.slice(0, 8).map(([k, v]) => `${k} ${v}`).join(', ')}${labels.length > 8 ? `, … (${labels.length} labels)` : ''}`);
+  }
+  lines.push(`  time      ${r.elapsed_s.toFixed(1)} s, ${r.images_per_s} images/s`);
+  lines.push(`Query it: duckdb -c "SELECT status, label, count(*) FROM read_parquet('${r.output}/*.parquet') GROUP BY ALL"`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,52 @@
+/**
+ * A pool of decode worker threads (piscina) shared by all partitions run in one process.
+ * `decode` never rejects for a bad image: it resolves to an outcome; it rejects only if the pool
+ * itself is broken (a worker died), which fails the partition attempt.
+ */
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { ModelInput } from '../model/ModelCard.js';
+import type { ErrorReason } from '../util/errors.js';
+
+export interface DecodeTask {
+  bytes: ArrayBuffer;
+  input: ModelInput;
+  maxPixels: number;
+}
+
+export type DecodeOutcome =
+  | { ok: true; tensor: Float32Array | Uint8Array; width: number; height: number }
+  | { ok: false; reason: ErrorReason; detail: string };
+
+export interface DecodePoolOptions {
+  /** Worker threads. @defaultValue os.availableParallelism() */
+  threads?: number;
+}
+
+export class DecodePool {
+  private constructor(private readonly pool: Piscina) {}
+
+  static create(options: DecodePoolOptions = {}): DecodePool {
+    const threads = options.threads ?? os.availableParallelism();
+    const filename = fileURLToPath(new URL('./decodeWorker.js', import.meta.url));
+    // Two tasks queued per thread keep every thread busy without letting decoded tensors pile up.
+    return new DecodePool(new Piscina({ filename, minThreads: threads, maxThreads: threads, maxQueue: threads * 4, idleTimeout: 60_000 }));
+  }
+
+  get threads(): number {
+    return this.pool.options.maxThreads;
+  }
+
+  /** Decode one image's bytes; the bytes' buffer is transferred to the worker (do not reuse it). */
+  async decode(bytes: Uint8Array, input: ModelInput, maxPixels: number): Promise<DecodeOutcome> {
+    // Copy only when the bytes are a view into a larger buffer (transfer moves the whole buffer).
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? (bytes.buffer as ArrayBuffer) : bytes.slice().buffer;
+    const task: DecodeTask = { bytes: own, input, maxPixels };
+    return (await this.pool.run(task, { transferList: [own] })) as DecodeOutcome;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

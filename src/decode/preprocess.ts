@@ -1,0 +1,124 @@
+/**
+ * Bytes → the model's input tensor for one image, as the card's `input` says: EXIF orientation,
+ * sRGB with alpha dropped, resize (shorter side + center crop, or stretch), then scale/mean/std into
+ * the card's layout and dtype. Pure function of its arguments; runs in a decode worker thread.
+ *
+ * Every failure is an ImageError with a stable reason (empty_bytes, unsupported_format, truncated,
+ * too_many_pixels, decode_failed); the pixel limit is checked from the header before any decoding.
+ */
+import sharp from 'sharp';
+import type { Metadata, OutputInfo } from 'sharp';
+import { ImageError } from '../util/errors.js';
+import type { ModelInput } from '../model/ModelCard.js';
+
+export interface DecodedImage {
+  /** C×H×W (NCHW) or H×W×C (NHWC) values of one image, in the card's dtype. */
+  tensor: Float32Array | Uint8Array;
+  /** Of the original, after EXIF orientation. */
+  width: number;
+  height: number;
+}
+
+/** Default for --max-pixels: 100 megapixels (width × height, before any shrink-on-load). */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+
+export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels: number): Promise<DecodedImage> {
+  if (bytes.length === 0) throw new ImageError('empty_bytes', 'the image has zero bytes');
+  let meta: Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw classifySharpError(e);
+  }
+  if (!meta.width || !meta.height) throw new ImageError('decode_failed', 'the header has no dimensions');
+  if (meta.width * meta.height > maxPixels) {
+    throw new ImageError('too_many_pixels', `${meta.width}x${meta.height} is over the limit of ${maxPixels} pixels`);
+  }
+  const rotated = (meta.orientation ?? 1) >= 5;
+  const width = rotated ? meta.height : meta.width;
+  const height = rotated ? meta.width : meta.height;
+
+  let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' }).rotate();
+  const kernel = input.resize.kernel ?? 'linear';
+  if ('shorter' in input.resize) {
+    const plan = shorterSideThenCenterCrop(width, height, input.resize.shorter, input.width, input.height);
+    pipeline = pipeline
+      .resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel })
+      .extract({ left: plan.left, top: plan.top, width: input.width, height: input.height });
+  } else {
+    pipeline = pipeline.resize(input.width, input.height, { fit: 'fill', kernel });
+  }
+  let raw: { data: Buffer; info: OutputInfo };
+  try {
+    raw = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw classifySharpError(e);
+  }
+  if (raw.info.channels !== 3 || raw.info.width !== input.width || raw.info.height !== input.height) {
+    throw new ImageError('decode_failed', `decoded to ${raw.info.width}x${raw.info.height}x${raw.info.channels}, expected ${input.width}x${input.height}x3`);
+  }
+  return { tensor: toTensor(raw.data, input), width, height };
+}
+
+/**
+ * torchvision's `Resize(shorter)` + `CenterCrop`: the longer side is truncated like `int()`, and the
+ * crop offset is `round((dim - crop) / 2)` with round-half-to-even, as Python's round does.
+ */
+export function shorterSideThenCenterCrop(width: number, height: number, shorter: number, cropWidth: number, cropHeight: number) {
+  const resizeWidth = width <= height ? shorter : Math.trunc((shorter * width) / height);
+  const resizeHeight = width <= height ? Math.trunc((shorter * height) / width) : shorter;
+  if (resizeWidth < cropWidth || resizeHeight < cropHeight) {
+    throw new ImageError('decode_failed', `resized to ${resizeWidth}x${resizeHeight}, smaller than the ${cropWidth}x${cropHeight} crop`);
+  }
+  return { resizeWidth, resizeHeight, left: roundHalfEven((resizeWidth - cropWidth) / 2), top: roundHalfEven((resizeHeight - cropHeight) / 2) };
+}
+
+export function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** HWC uint8 RGB → the card's layout/dtype; float32 gets (v × scale − mean) / std per channel. */
+function toTensor(hwc: Buffer, input: ModelInput): Float32Array | Uint8Array {
+  const pixels = input.width * input.height;
+  if (input.dtype === 'uint8') {
+    if (input.layout === 'NHWC') return new Uint8Array(hwc.buffer.slice(hwc.byteOffset, hwc.byteOffset + hwc.length));
+    const out = new Uint8Array(pixels * 3);
+    for (let i = 0; i < pixels; i++) for (let c = 0; c < 3; c++) out[c * pixels + i] = hwc[i * 3 + c]!;
+    return out;
+  }
+  // One 256-entry lookup table per channel: each pixel costs a load, not a multiply-add.
+  const scale = input.scale ?? 1;
+  const mean = input.mean ?? [0, 0, 0];
+  const std = input.std ?? [1, 1, 1];
+  const lut = new Float32Array(768);
+  for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v * scale - mean[c]!) / std[c]!;
+  const out = new Float32Array(pixels * 3);
+  if (input.layout === 'NCHW') {
+    for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+      out[i] = lut[hwc[j]!]!;
+      out[pixels + i] = lut[256 + hwc[j + 1]!]!;
+      out[2 * pixels + i] = lut[512 + hwc[j + 2]!]!;
+    }
+  } else {
+    for (let j = 0; j < pixels * 3; j += 3) {
+      out[j] = lut[hwc[j]!]!;
+      out[j + 1] = lut[256 + hwc[j + 1]!]!;
+      out[j + 2] = lut[512 + hwc[j + 2]!]!;
+    }
+  }
+  return out;
+}
+
+/** Map libvips/sharp messages onto our reasons. The message is kept as the detail. */
+export function classifySharpError(e: unknown): ImageError {
+  if (e instanceof ImageError) return e;
+  const message = (e as Error)?.message ?? String(e);
+  if (/unsupported image format/i.test(message)) return new ImageError('unsupported_format', message);
+  if (/pixel limit/i.test(message)) return new ImageError('too_many_pixels', message);
+  if (/premature end|truncated|unexpected end|end of (file|stream)|not enough data|short read/i.test(message)) return new ImageError('truncated', message);
+  return new ImageError('decode_failed', message);
+}

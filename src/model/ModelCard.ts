@@ -1,0 +1,69 @@
+/**
+ * The model card (`model.json`), validated with zod. Unknown fields are an error at every level:
+ * a typo must not silently change preprocessing. Paths in a card are relative to the card's folder.
+ */
+import { z } from 'zod';
+
+const resizeShorterCrop = z.strictObject({
+  /** Resize so the shorter side is this many pixels (torchvision `Resize(n)`), then crop. */
+  shorter: z.number().int().min(1).max(16384),
+  crop: z.literal('center'),
+  kernel: z.enum(['nearest', 'linear', 'cubic', 'lanczos3']),
+});
+const resizeStretch = z.strictObject({
+  /** Resize straight to height × width, ignoring aspect ratio. */
+  mode: z.literal('stretch'),
+  kernel: z.enum(['nearest', 'linear', 'cubic', 'lanczos3']).optional(),
+});
+
+const triple = z.tuple([z.number(), z.number(), z.number()]);
+
+export const modelInputSchema = z.strictObject({
+  name: z.string().min(1),
+  layout: z.enum(['NCHW', 'NHWC']),
+  dtype: z.enum(['float32', 'uint8']),
+  height: z.number().int().min(1).max(8192),
+  width: z.number().int().min(1).max(8192),
+  channels: z.literal('RGB'),
+  resize: z.union([resizeShorterCrop, resizeStretch]),
+  /** Multiplies each 0–255 value before mean/std; float32 inputs only. */
+  scale: z.number().positive().optional(),
+  mean: triple.optional(),
+  std: triple.optional(),
+});
+
+const classifierOutput = z.strictObject({
+  name: z.string().min(1),
+  activation: z.enum(['softmax', 'sigmoid', 'none']),
+  /** A labels file (one label per line, relative to the card) or the labels inline. */
+  labels: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+  top_k: z.number().int().min(1).max(100),
+});
+const embeddingOutput = z.strictObject({
+  name: z.string().min(1),
+  normalize: z.enum(['none', 'l2']),
+  dim: z.number().int().min(1).max(65536),
+});
+
+const common = {
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" or "-"'),
+  version: z.string().regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" or "-"'),
+  onnx: z.string().min(1),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, '64 lower-case hex digits'),
+  input: modelInputSchema,
+  license: z.string().optional(),
+  source: z.string().optional(),
+  description: z.string().optional(),
+  /** Free-form provenance a tool recorded (training data, metrics, seed); not read by `run`. */
+  training: z.record(z.string(), z.unknown()).optional(),
+};
+
+export const modelCardSchema = z.discriminatedUnion('task', [
+  z.strictObject({ ...common, task: z.literal('classifier'), output: classifierOutput }),
+  z.strictObject({ ...common, task: z.literal('embedding'), output: embeddingOutput }),
+]);
+
+export type ModelCard = z.infer<typeof modelCardSchema>;
+export type ModelInput = z.infer<typeof modelInputSchema>;
+export type ClassifierCard = Extract<ModelCard, { task: 'classifier' }>;
+export type EmbeddingCard = Extract<ModelCard, { task: 'embedding' }>;

@@ -1,0 +1,122 @@
+/**
+ * One onnxruntime-node InferenceSession for a loaded model card, made once per process (per GPU) by
+ * `ModelSession.create` and then used for many batches. `run` is async: onnxruntime runs the graph on
+ * its own threads, so the event loop stays free while a batch is inferred.
+ *
+ * Creation checks that the graph fits the card (input and output names, layout and size, dtype,
+ * output width against labels or dim) and fails with a UsageError naming the mismatch.
+ */
+import * as ort from 'onnxruntime-node';
+import { UsageError } from '../util/errors.js';
+import type { LoadedModel } from './loadModelCard.js';
+
+export type Device = 'auto' | 'cpu' | 'cuda';
+
+export interface ModelSessionOptions {
+  /** @defaultValue 'cpu' — 'auto' uses CUDA when its provider loads, else CPU. */
+  device?: Device;
+  /** onnxruntime intra-op threads; @defaultValue 0 (onnxruntime's choice: one per core). */
+  intraOpThreads?: number;
+}
+
+export class ModelSession {
+  private constructor(
+    readonly model: LoadedModel,
+    private readonly session: ort.InferenceSession,
+    /** The execution provider that was requested and loaded. */
+    readonly provider: 'cpu' | 'cuda',
+    /** Fixed batch size of the graph, or null when the batch dimension is symbolic. */
+    readonly fixedBatch: number | null,
+    /** Values per image in the input tensor (C × H × W). */
+    readonly valuesPerImage: number,
+    /** Width of the output per image. */
+    readonly outputWidth: number,
+  ) {}
+
+  /**
+   * @throws {UsageError} the graph does not fit the card, or device 'cuda' was asked for and the CUDA
+   * provider does not load.
+   */
+  static async create(model: LoadedModel, options: ModelSessionOptions = {}): Promise<ModelSession> {
+    const device = options.device ?? 'cpu';
+    const base: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: options.intraOpThreads ?? 0,
+      interOpNumThreads: 1,
+    };
+    let session: ort.InferenceSession | undefined;
+    let provider: 'cpu' | 'cuda' = 'cpu';
+    if (device !== 'cpu') {
+      try {
+        session = await ort.InferenceSession.create(model.onnxPath, { ...base, executionProviders: ['cuda'] });
+        provider = 'cuda';
+      } catch (e) {
+        if (device === 'cuda') {
+          throw new UsageError(
+            `--device cuda: the CUDA execution provider did not load (${(e as Error).message.split('\n')[0]}). ` +
+              'Install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 and check `imgpipe doctor`.',
+          );
+        }
+      }
+    }
+    if (!session) {
+      try {
+        session = await ort.InferenceSession.create(model.onnxPath, { ...base, executionProviders: ['cpu'] });
+      } catch (e) {
+        throw new UsageError(`Cannot load ONNX model ${model.onnxPath}: ${(e as Error).message}`);
+      }
+    }
+    const { fixedBatch, valuesPerImage, outputWidth } = checkGraphFitsCard(model, session);
+    return new ModelSession(model, session, provider, fixedBatch, valuesPerImage, outputWidth);
+  }
+
+  /**
+   * Run one batch. `input` holds `count` images back to back in the card's layout and dtype.
+   * Returns the named output, `count × outputWidth` values.
+   * @throws the onnxruntime error; the caller turns it into `inference_failed` rows.
+   */
+  async run(input: Float32Array | Uint8Array, count: number): Promise<Float32Array> {
+    const { card } = this.model;
+    const dims = card.input.layout === 'NCHW' ? [count, 3, card.input.height, card.input.width] : [count, card.input.height, card.input.width, 3];
+    const tensor = new ort.Tensor(card.input.dtype, input, dims);
+    const out = await this.session.run({ [card.input.name]: tensor }, [card.output.name]);
+    const result = out[card.output.name];
+    if (!result) throw new Error(`model returned no output named ${card.output.name}`);
+    const data = result.data;
+    if (!(data instanceof Float32Array)) throw new Error(`output ${card.output.name} is ${result.type}, expected float32`);
+    if (data.length !== count * this.outputWidth) throw new Error(`output ${card.output.name} has ${data.length} values for ${count} images`);
+    for (const t of Object.values(out)) if (t !== result) t.dispose();
+    return data;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Check the ONNX graph against the card; returns the batch and tensor geometry. */
+function checkGraphFitsCard(model: LoadedModel, session: ort.InferenceSession) {
+  const { card, cardPath } = model;
+  const fail = (what: string) => new UsageError(`Model card ${cardPath} does not fit ${model.onnxPath}: ${what}`);
+  const input = session.inputMetadata.find((m) => m.name === card.input.name);
+  if (!input || !input.isTensor) throw fail(`no tensor input named "${card.input.name}" (graph inputs: ${session.inputNames.join(', ')})`);
+  if (input.type !== card.input.dtype) throw fail(`input.dtype is ${card.input.dtype} but the graph wants ${input.type}`);
+  const want = card.input.layout === 'NCHW' ? [3, card.input.height, card.input.width] : [card.input.height, card.input.width, 3];
+  const shape = input.shape;
+  if (shape.length !== 4) throw fail(`input has rank ${shape.length}, expected 4 (${card.input.layout})`);
+  for (let i = 0; i < 3; i++) {
+    const d = shape[i + 1];
+    if (typeof d === 'number' && d !== want[i]) {
+      throw fail(`input shape is [${shape.join(', ')}] but the card's ${card.input.layout} ${card.input.height}x${card.input.width} needs [N, ${want.join(', ')}]`);
+    }
+  }
+  const output = session.outputMetadata.find((m) => m.name === card.output.name);
+  if (!output || !output.isTensor) throw fail(`no tensor output named "${card.output.name}" (graph outputs: ${session.outputNames.join(', ')})`);
+  const width = output.shape[output.shape.length - 1];
+  const expected = card.task === 'classifier' ? (model.labels?.length ?? 0) : card.output.dim;
+  if (typeof width === 'number' && width !== expected) {
+    throw fail(card.task === 'classifier' ? `output "${card.output.name}" has ${width} classes but there are ${expected} labels` : `output "${card.output.name}" has ${width} values but output.dim is ${expected}`);
+  }
+  const batch = shape[0];
+  return { fixedBatch: typeof batch === 'number' ? batch : null, valuesPerImage: want[0]! * want[1]! * want[2]!, outputWidth: expected };
+}

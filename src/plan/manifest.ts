@@ -1,0 +1,127 @@
+/**
+ * Plan files under `partitions/<run-id>/`:
+ *   part-00000.json …   one manifest per partition: the images it scores (written first);
+ *   run.json            the run: selection, model, output, counts (written last: its presence
+ *                       means the plan is complete);
+ *   part-00000.done.json the commit message of the partition's winning attempt (written by the
+ *                       driver when the attempt's part file is committed to the run's staging).
+ * All are plain JSON, validated with zod when read back (a hand-edited or truncated file is an error).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { UsageError } from '../util/errors.js';
+import type { ImageRef } from '../catalog/Catalog.js';
+
+const imageRefSchema = z.strictObject({
+  image_name: z.string(),
+  /** int64 as a decimal string (JSON numbers lose precision past 2^53). */
+  page_id: z.string().regex(/^-?\d+$/).nullable(),
+  sha1: z.string().nullable(),
+});
+
+export const partitionManifestSchema = z.strictObject({
+  format: z.literal(1),
+  run_id: z.string(),
+  partition: z.number().int().min(0),
+  images: z.array(imageRefSchema),
+});
+export type PartitionManifest = z.infer<typeof partitionManifestSchema>;
+
+export const runSpecSchema = z.strictObject({
+  format: z.literal(1),
+  run_id: z.string(),
+  created_at: z.string(),
+  selection: z.unknown(),
+  query: z.string(),
+  catalog: z.strictObject({ kind: z.literal('embedded'), warehouse: z.string() }),
+  bytes: z.strictObject({ kind: z.literal('warehouse'), warehouseDir: z.string() }),
+  model: z.strictObject({ name: z.string(), version: z.string(), sha256: z.string(), card: z.string(), qualified: z.string() }),
+  table: z.string(),
+  table_location: z.string(),
+  snapshot: z.string(),
+  partition_size: z.number().int().min(1),
+  partitions: z.number().int().min(0),
+  images: z.number().int().min(0),
+  options: z.strictObject({ batch_size: z.number().int(), max_pixels: z.number().int(), device: z.string() }),
+});
+export type RunSpec = z.infer<typeof runSpecSchema>;
+
+export const partCommitMessageSchema = z.strictObject({
+  run_id: z.string(),
+  partition: z.number().int(),
+  attempt: z.string(),
+  /** Where the attempt wrote its part file (under the run's staging folder). */
+  staged_path: z.string(),
+  rows: z.number().int(),
+  ok: z.number().int(),
+  error: z.number().int(),
+  bytes: z.number().int(),
+  /** Error rows by reason, and (classifiers) ok rows by top-1 label: for the run summary. */
+  error_reasons: z.record(z.string(), z.number().int()),
+  labels: z.record(z.string(), z.number().int()),
+  metrics: z.strictObject({ fetch_ms: z.number(), decode_ms: z.number(), infer_ms: z.number(), write_ms: z.number(), elapsed_ms: z.number() }),
+});
+export type PartCommitMessage = z.infer<typeof partCommitMessageSchema>;
+
+export const partitionFileName = (partition: number) => `part-${String(partition).padStart(5, '0')}`;
+
+export function refToManifest(ref: ImageRef) {
+  return { image_name: ref.image_name, page_id: ref.page_id === null ? null : ref.page_id.toString(), sha1: ref.sha1 };
+}
+
+/** Write JSON so a reader never sees half a file (temp file + rename). */
+export function writeJsonAtomically(file: string, value: unknown): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value) + '\n');
+  renameSync(tmp, file);
+}
+
+function readJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`Cannot read ${what} ${file}: ${(e as Error).message}`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new UsageError(`Invalid ${what} ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+/** The folder of one run's plan files. */
+export class RunPlanDir {
+  constructor(readonly dir: string) {}
+
+  static forRun(partitionsDir: string, runId: string): RunPlanDir {
+    return new RunPlanDir(path.resolve(partitionsDir, runId));
+  }
+
+  manifestPath(partition: number): string {
+    return path.join(this.dir, `${partitionFileName(partition)}.json`);
+  }
+  donePath(partition: number): string {
+    return path.join(this.dir, `${partitionFileName(partition)}.done.json`);
+  }
+  get runPath(): string {
+    return path.join(this.dir, 'run.json');
+  }
+
+  readRun(): RunSpec {
+    if (!existsSync(this.runPath)) {
+      throw new UsageError(`No complete plan at ${this.dir} (run.json missing): the run id is wrong, --partitions-dir points elsewhere, or planning was interrupted (start a new run).`);
+    }
+    return readJson(this.runPath, runSpecSchema, 'run file');
+  }
+  readManifest(partition: number): PartitionManifest {
+    return readJson(this.manifestPath(partition), partitionManifestSchema, 'partition manifest');
+  }
+  readDone(partition: number): PartCommitMessage | null {
+    const file = this.donePath(partition);
+    return existsSync(file) ? readJson(file, partCommitMessageSchema, 'partition commit record') : null;
+  }
+  writeDone(message: PartCommitMessage): void {
+    writeJsonAtomically(this.donePath(message.partition), message);
+  }
+}
