@@ -1,0 +1,150 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Catalog, ImageRef, Selection } from '../src/catalog/Catalog.js';
+import { attemptDir } from '../src/exec/task.js';
+import { RunPlanDir, type PartCommitMessage } from '../src/plan/manifest.js';
+import { planRun } from '../src/plan/planRun.js';
+import { Committer, type RunSummaryFile } from '../src/sink/Committer.js';
+import { tempDir } from './util/cli.js';
+
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => (tmp = tempDir('imgpipe-commit-')));
+afterEach(() => tmp.cleanup());
+
+const RUN = 'run-1';
+function stagedAttempt(table: string, partition: number, attempt: string, content: string): PartCommitMessage {
+  const dir = attemptDir(table, RUN, partition, attempt);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `part-${String(partition).padStart(5, '0')}.parquet`);
+  writeFileSync(file, content);
+  return {
+    run_id: RUN, partition, attempt, staged_path: file, rows: 1, ok: 1, error: 0, bytes: content.length,
+    error_reasons: {}, labels: {}, metrics: { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0, elapsed_ms: 0 },
+  };
+}
+const summary = (runId = RUN): RunSummaryFile => ({
+  run_id: runId, model: 'm-1', snapshot: '2026-01-01', table: 't', partitions: 2, selected: 2, ok: 2, error: 0,
+  error_reasons: {}, labels: {}, committed_at: 'now', elapsed_s: 1,
+});
+
+describe('commit protocol', () => {
+  it('the first committed attempt of a partition wins; a later one is removed', () => {
+    const table = path.join(tmp.dir, 't');
+    const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
+    const c = new Committer(table, RUN, 'm-1', '2026-01-01');
+    c.setupJob();
+    const a = stagedAttempt(table, 0, '1-aaaa', 'first');
+    const b = stagedAttempt(table, 0, '2-bbbb', 'second');
+    expect(c.commitTask(a, plan)).toBe(true);
+    expect(c.commitTask(b, plan)).toBe(false);
+    expect(readFileSync(path.join(c.committedDir, 'part-00000.parquet'), 'utf8')).toBe('first');
+    expect(existsSync(path.dirname(a.staged_path))).toBe(false);
+    expect(existsSync(path.dirname(b.staged_path))).toBe(false);
+    expect(plan.readDone(0)!.staged_path).toBe(path.join(c.committedDir, 'part-00000.parquet'));
+  });
+
+  it('commitJob swaps the run in, replacing an older snapshot, and leaves no staging', () => {
+    const table = path.join(tmp.dir, 't');
+    const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
+    const old = path.join(table, 'model=m-1', 'snapshot=2026-01-01');
+    mkdirSync(old, { recursive: true });
+    writeFileSync(path.join(old, 'part-00000.parquet'), 'old');
+    writeFileSync(path.join(old, 'part-00007.parquet'), 'old, a part the new run does not have');
+    const c = new Committer(table, RUN, 'm-1', '2026-01-01');
+    c.setupJob();
+    c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
+    c.commitTask(stagedAttempt(table, 1, '1-b', 'new1'), plan);
+    expect(c.commitJob(summary())).toBe(true);
+    expect(readdirSync(old).sort()).toEqual(['_SUCCESS', '_summary.json', 'part-00000.parquet', 'part-00001.parquet']);
+    expect(readFileSync(path.join(old, 'part-00000.parquet'), 'utf8')).toBe('new0');
+    expect(existsSync(path.join(table, '_staging'))).toBe(false);
+    expect(c.alreadyCommitted()).toBe(true);
+    // A resumed driver that runs commitJob again changes nothing.
+    expect(c.commitJob(summary())).toBe(false);
+    expect(readFileSync(path.join(old, 'part-00001.parquet'), 'utf8')).toBe('new1');
+  });
+
+  it('a driver that died between the two renames finishes the swap on resume', () => {
+    const table = path.join(tmp.dir, 't');
+    const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
+    const c = new Committer(table, RUN, 'm-1', '2026-01-01');
+    c.setupJob();
+    c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
+    // Simulate: the old snapshot was already moved aside, the new one not yet moved in.
+    mkdirSync(path.join(c.stagingDir, 'replaced'), { recursive: true });
+    expect(existsSync(c.finalDir)).toBe(false);
+    expect(c.commitJob(summary())).toBe(true);
+    expect(readFileSync(path.join(c.finalDir, 'part-00000.parquet'), 'utf8')).toBe('new0');
+    expect(existsSync(c.stagingDir)).toBe(false);
+  });
+
+  it('refuses to commit when its staged parts are gone and another run holds the snapshot', () => {
+    const table = path.join(tmp.dir, 't');
+    const other = new Committer(table, 'run-0', 'm-1', '2026-01-01');
+    other.setupJob();
+    other.commitJob(summary('run-0'));
+    const c = new Committer(table, RUN, 'm-1', '2026-01-01');
+    expect(() => c.commitJob(summary())).toThrow(`Cannot commit run ${RUN}: ${c.committedDir} is missing and ${c.finalDir} holds another run`);
+  });
+
+  it('abortTask and abortJob never throw and are harmless twice', () => {
+    const c = new Committer(path.join(tmp.dir, 't'), RUN, 'm-1', '2026-01-01');
+    c.setupJob();
+    const dir = attemptDir(c.tableLocation, RUN, 3, '1-x');
+    c.abortTask(dir);
+    c.abortTask(dir);
+    c.abortJob();
+    c.abortJob();
+    expect(existsSync(c.stagingDir)).toBe(false);
+  });
+});
+
+/** A catalog over an in-memory list: the planner's only dependency, so its chunking can be checked exactly. */
+class ListCatalog implements Catalog {
+  constructor(private readonly names: string[]) {}
+  async *select(_s: Selection, batchSize = 7): AsyncGenerator<ImageRef[]> {
+    for (let i = 0; i < this.names.length; i += batchSize) {
+      yield this.names.slice(i, i + batchSize).map((n, j) => ({ image_name: n, page_id: BigInt(2 ** 53) + BigInt(i + j), sha1: null }));
+    }
+  }
+  describe(): string {
+    return 'list';
+  }
+  async registerPartition(): Promise<void> {}
+  close(): void {}
+}
+
+describe('planner', () => {
+  const spec = (size: number) => ({
+    run_id: RUN, selection: { kind: 'all' }, catalog: { kind: 'embedded' as const, warehouse: '/w' }, bytes: { kind: 'warehouse' as const, warehouseDir: '/w' },
+    model: { name: 'm', version: '1', sha256: 'x', card: '/c', qualified: 'm-1' }, table: 't', table_location: '/w/t', snapshot: '2026-01-01',
+    partition_size: size, options: { batch_size: 16, max_pixels: 1, device: 'cpu' },
+  });
+
+  it('streams the selection into manifests of partition_size, every image once, int64 ids intact', async () => {
+    const names = Array.from({ length: 23 }, (_, i) => `img_${i}.jpg`);
+    const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
+    const run = await planRun(new ListCatalog(names), { kind: 'all' }, plan, spec(10));
+    expect(run.partitions).toBe(3);
+    expect(run.images).toBe(23);
+    const all = [0, 1, 2].flatMap((p) => plan.readManifest(p).images);
+    expect([0, 1, 2].map((p) => plan.readManifest(p).images.length)).toEqual([10, 10, 3]);
+    expect(all.map((r) => r.image_name)).toEqual(names);
+    expect(all[22]!.page_id).toBe((BigInt(2 ** 53) + 22n).toString());
+    expect(plan.readRun().partitions).toBe(3);
+  });
+
+  it('an empty selection is a usage error and leaves no plan behind', async () => {
+    const plan = new RunPlanDir(path.join(tmp.dir, 'plan-empty'));
+    await expect(planRun(new ListCatalog([]), { kind: 'all' }, plan, spec(10))).rejects.toThrow('The selection matched no images; nothing to run (list).');
+    expect(existsSync(plan.dir)).toBe(false);
+  });
+
+  it('a damaged manifest is reported with its path', async () => {
+    const plan = new RunPlanDir(path.join(tmp.dir, 'plan-bad'));
+    await planRun(new ListCatalog(['a']), { kind: 'all' }, plan, spec(10));
+    writeFileSync(plan.manifestPath(0), '{"format":1,"run_id":"x","partition":0,"images":[{"image_name":1}]}');
+    expect(() => plan.readManifest(0)).toThrow(/^Invalid partition manifest .*part-00000\.json: images\.0\.image_name/);
+  });
+});
