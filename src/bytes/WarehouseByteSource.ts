@@ -29,7 +29,9 @@ export class WarehouseByteSource implements ByteSource {
       { names: listValue([...imageNames]) },
     );
     for (const [name, bytes] of reader.getRows()) {
-      if (bytes instanceof DuckDBBlobValue) found.set(String(name), bytes.bytes);
+      // Copy: a blob's bytes are a view into a DuckDB vector that is reused by later queries.
+      // The copy owns its buffer, so the decode pool can transfer it without copying again.
+      if (bytes instanceof DuckDBBlobValue) found.set(String(name), new Uint8Array(bytes.bytes));
     }
     return found;
   }

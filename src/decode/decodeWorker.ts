@@ -14,8 +14,8 @@ sharp.concurrency(1);
 sharp.cache(false);
 
 /** Wraps an outcome so piscina transfers the tensor's buffer instead of cloning it. */
-function transferring(outcome: DecodeOutcome, buffer: ArrayBuffer) {
-  return {
+function transferring(outcome: DecodeOutcome, buffer: ArrayBuffer): unknown {
+  const movable = {
     get [Piscina.transferableSymbol]() {
       return [buffer];
     },
@@ -23,6 +23,7 @@ function transferring(outcome: DecodeOutcome, buffer: ArrayBuffer) {
       return outcome;
     },
   };
+  return Piscina.move(movable as unknown as ArrayBuffer);
 }
 
 export default async function decode(task: DecodeTask): Promise<unknown> {

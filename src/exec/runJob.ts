@@ -20,7 +20,7 @@ import { ModelSession, type Device } from '../model/ModelSession.js';
 import { RunPlanDir, type PartCommitMessage, type RunSpec } from '../plan/manifest.js';
 import { planRun } from '../plan/planRun.js';
 import { Committer, type RunSummaryFile } from '../sink/Committer.js';
-import { openParquetPartWriter } from '../sink/parquetPartWriter.js';
+import { createParquetPartWriter } from '../sink/parquetPartWriter.js';
 import { UsageError } from '../util/errors.js';
 import { LocalExecutor } from './local.js';
 
@@ -104,7 +104,7 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
         bytes,
         decoder,
         session,
-        openPartWriter: openParquetPartWriter,
+        openPartWriter: (file) => createParquetPartWriter(file),
         batchSize: options.batchSize,
         maxPixels: run.options.max_pixels,
         onImages: options.onImages,

@@ -6,6 +6,9 @@
  * Creation checks that the graph fits the card (input and output names, layout and size, dtype,
  * output width against labels or dim) and fails with a UsageError naming the mismatch.
  */
+import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UsageError } from '../util/errors.js';
 import type { LoadedModel } from './loadModelCard.js';
@@ -46,7 +49,9 @@ export class ModelSession {
     };
     let session: ort.InferenceSession | undefined;
     let provider: 'cpu' | 'cuda' = 'cpu';
-    if (device !== 'cpu') {
+    // 'auto' tries CUDA only when its provider library was installed (ONNXRUNTIME_NODE_INSTALL=cuda12);
+    // otherwise onnxruntime would log a loud load failure on every CPU-only machine.
+    if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
       try {
         session = await ort.InferenceSession.create(model.onnxPath, { ...base, executionProviders: ['cuda'] });
         provider = 'cuda';
@@ -119,4 +124,23 @@ function checkGraphFitsCard(model: LoadedModel, session: ort.InferenceSession) {
   }
   const batch = shape[0];
   return { fixedBatch: typeof batch === 'number' ? batch : null, valuesPerImage: want[0]! * want[1]! * want[2]!, outputWidth: expected };
+}
+
+/** Whether onnxruntime-node's CUDA provider library is installed beside its native binding. */
+export function cudaProviderInstalled(): boolean {
+  try {
+    const root = path.dirname(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')));
+    const bin = path.join(root, 'bin');
+    const stack = [bin];
+    while (stack.length > 0) {
+      const dir = stack.pop()!;
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) stack.push(path.join(dir, entry.name));
+        else if (entry.name.startsWith('libonnxruntime_providers_cuda')) return true;
+      }
+    }
+    return false;
+  } catch {
+    return false;
+  }
 }
