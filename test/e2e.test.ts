@@ -46,7 +46,7 @@ describe('imgpipe run, classifier over the demo warehouse', () => {
   it('commits every selected image exactly once, atomically, with no staging left', async () => {
     const rows = await query(`SELECT image_name, count(*) AS n FROM read_parquet(${snapshotGlob(result.output)}) GROUP BY 1 ORDER BY 1`);
     expect(rows.map((r) => r.image_name)).toEqual(imageTable.map((r) => r.image_name));
-    expect(rows.every((r) => r.n === 1)).toBe(true);
+    expect(rows.filter((r) => Number(r.n) !== 1)).toEqual([]);
     expect(existsSync(path.join(result.output, '_SUCCESS'))).toBe(true);
     expect(JSON.parse(readFileSync(path.join(result.output, '_summary.json'), 'utf8')).run_id).toBe(result.run_id);
     expect(existsSync(path.join(wh, 'classifications', '_staging'))).toBe(false);
@@ -118,9 +118,10 @@ describe('imgpipe run, embedding over a category tree', () => {
 
   it('--category with --depth selects the category tree, each image once, with unit-norm embeddings', async () => {
     for (const depth of [0, 1, 2]) {
-      const expected = await expectedCategorySet('Landscapes', depth);
-      if (depth > 0) expect(expected.length).toBeGreaterThan((await expectedCategorySet('Landscapes', depth - 1)).length);
-      const r = runJson(['--model', 'color-embed', '--category', 'Landscapes', '--depth', String(depth), '--snapshot', `2026-02-0${depth + 1}`]);
+      // Objects → Pottery → Maiolica: each level adds images.
+      const expected = await expectedCategorySet('Objects', depth);
+      if (depth > 0) expect(expected.length).toBeGreaterThan((await expectedCategorySet('Objects', depth - 1)).length);
+      const r = runJson(['--model', 'color-embed', '--category', 'Objects', '--depth', String(depth), '--snapshot', `2026-02-0${depth + 1}`]);
       const rows = await query(`SELECT image_name, status, embedding FROM read_parquet(${snapshotGlob(r.output)}) ORDER BY 1`);
       expect(rows.map((x) => x.image_name)).toEqual(expected);
       for (const x of rows.filter((x) => x.status === 'ok')) {

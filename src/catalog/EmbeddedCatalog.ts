@@ -78,7 +78,12 @@ export class EmbeddedCatalog implements Catalog {
       }
       return [CATEGORY_SQL, { category: selection.category, depth: selection.depth }];
     }
-    const statements = await this.connection.extractStatements(selection.sql);
+    let statements;
+    try {
+      statements = await this.connection.extractStatements(selection.sql);
+    } catch (e) {
+      throw selectionError(selection, e);
+    }
     if (statements.count !== 1) throw new UsageError(`--sql must be exactly one SELECT statement, found ${statements.count}`);
     return [userSqlWrapper(selection.sql), undefined];
   }
@@ -116,7 +121,7 @@ function userSqlWrapper(sql: string): string {
 }
 
 function selectionError(selection: Selection, e: unknown): UsageError {
-  const message = (e as Error).message ?? String(e);
+  const message = ((e as Error).message ?? String(e)).replace(/^Failed to extract statements: /, '');
   if (selection.kind === 'sql' && /image_name/.test(message) && /not found|does not have a column|Referenced column/i.test(message)) {
     return new UsageError(`--sql must return a column named image_name: ${message}`);
   }

@@ -23,7 +23,7 @@ import { UsageError } from '../util/errors.js';
 import { BatchBuffer } from './BatchBuffer.js';
 import { IMAGE_EXTENSIONS, commonsName, describeImage, pageIdFor, sniffFormat } from './imageFacts.js';
 import { summarize, type WarehouseSummary } from './initWarehouse.js';
-import { WarehouseWriter } from './WarehouseWriter.js';
+import { WarehouseWriter, type WarehouseWriterOptions } from './WarehouseWriter.js';
 
 export interface ImportResult {
   images: number; // distinct images imported (this run)
@@ -50,7 +50,7 @@ interface DirEntry {
 export async function importFolder(
   srcDir: string,
   warehouseDir: string,
-  options: { batchBytes?: number } = {},
+  options: { batchBytes?: number; writer?: WarehouseWriterOptions } = {},
 ): Promise<ImportResult> {
   const root = path.resolve(srcDir);
   let st: fs.Stats;
@@ -65,7 +65,7 @@ export async function importFolder(
     throw new UsageError(`the warehouse ${warehouseDir} must not be inside the source folder ${srcDir}`);
   }
 
-  const writer = await WarehouseWriter.create(warehouseDir);
+  const writer = await WarehouseWriter.create(warehouseDir, options.writer);
   try {
     if (!writer.isWarehouse) await writer.init();
     const buffer = new BatchBuffer(writer, options.batchBytes !== undefined ? { maxBytes: options.batchBytes } : {});
