@@ -10,19 +10,17 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { WarehouseByteSource } from '../bytes/WarehouseByteSource.js';
 import type { Selection } from '../catalog/Catalog.js';
 import { EmbeddedCatalog } from '../catalog/EmbeddedCatalog.js';
 import { checkIdentifier } from '../catalog/sqlQuote.js';
-import { DecodePool } from '../decode/DecodePool.js';
 import { loadModel } from '../model/loadModelCard.js';
-import { ModelSession, type Device } from '../model/ModelSession.js';
+import type { Device } from '../model/ModelSession.js';
 import { RunPlanDir, type PartCommitMessage, type RunSpec } from '../plan/manifest.js';
 import { planRun } from '../plan/planRun.js';
 import { Committer, type RunSummaryFile } from '../sink/Committer.js';
-import { createParquetPartWriter } from '../sink/parquetPartWriter.js';
 import { UsageError } from '../util/errors.js';
 import { LocalExecutor } from './local.js';
+import { openTaskContext } from './openTaskContext.js';
 
 export interface RunJobOptions {
   warehouse?: string;
@@ -79,10 +77,6 @@ export function newRunId(modelQualified: string, now = new Date()): string {
 export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   const started = performance.now();
   const { run, plan } = options.resume ? await reattach(options) : await planNew(options);
-  const model = await loadModel(run.model.card);
-  if (model.card.sha256 !== run.model.sha256) {
-    throw new UsageError(`Run ${run.run_id} was planned with ${run.model.qualified} sha256 ${run.model.sha256}, but its card now says ${model.card.sha256}; start a new run.`);
-  }
   const committer = new Committer(run.table_location, run.run_id, run.model.qualified, run.snapshot, options.log);
   const alreadyDone = LocalExecutor.doneMessages(run, plan);
   options.onPlanned?.(run, [...alreadyDone.values()].reduce((n, m) => n + m.rows, 0));
@@ -93,26 +87,14 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     messages = alreadyDone; // a driver died after the swap; only registration may be missing
   } else {
     committer.setupJob();
-    const session = await ModelSession.create(model, { device: options.device });
-    device = session.provider;
-    const decoder = DecodePool.create({ threads: options.threads });
-    const bytes = await WarehouseByteSource.open(run.bytes.warehouseDir);
+    const opened = await openTaskContext(run, { device: options.device, threads: options.threads, batchSize: options.batchSize, onImages: options.onImages });
+    device = opened.ctx.session.provider;
     const executor = new LocalExecutor({ log: options.log });
     options.onExecutor?.(executor);
     try {
-      messages = await executor.execute(run, plan, committer, {
-        bytes,
-        decoder,
-        session,
-        openPartWriter: (file) => createParquetPartWriter(file),
-        batchSize: options.batchSize,
-        maxPixels: run.options.max_pixels,
-        onImages: options.onImages,
-      });
+      messages = await executor.execute(run, plan, committer, opened.ctx);
     } finally {
-      bytes.close();
-      await decoder.close();
-      await session.close();
+      await opened.close();
     }
     if (executor.stopped || messages.size < run.partitions) {
       return summarize(run, messages, started, device, true, committer.finalDir);
