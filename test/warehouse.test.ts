@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { Command } from 'commander';
@@ -193,13 +193,15 @@ describe('WarehouseWriter', () => {
     w2.close();
   });
 
-  it('a stale lock from a dead process is taken over', async () => {
+  it('a crashed writer\'s lock, staging folder and temp file are cleaned up by the next writer', async () => {
     const wh = tempDir();
     await initWarehouse(wh);
-    fs.writeFileSync(path.join(wh, '.imgpipe-write.lock'), '999999999\n');
+    fs.writeFileSync(path.join(wh, '.imgpipe-write.lock'), '999999999\n'); // no such process
+    fs.mkdirSync(path.join(wh, '.imgpipe-staging-999999999-abc', 'image'), { recursive: true });
+    fs.writeFileSync(path.join(wh, 'image', '.data.parquet.999999999.tmp'), 'half written');
     const w = await WarehouseWriter.create(wh);
     w.close();
-    expect(fs.existsSync(path.join(wh, '.imgpipe-write.lock'))).toBe(false);
+    expect(strayFiles(wh)).toEqual([]);
   });
 
   it('commit refuses a folder that was never initialised', async () => {
@@ -470,6 +472,30 @@ describe('warehouse import', () => {
     const ref = path.join(tempDir(), 'ref');
     await importFolder(src, ref);
     expect(await snapshot(wh)).toEqual(await snapshot(ref));
+  });
+
+  it('re-imports 160 MB of multi-MB files through a 128 MB DuckDB memory limit', async () => {
+    // Regression: hash joins or sorts over blobs, or blob row groups of 100+ MB, made DuckDB run out
+    // of memory here. The merge must stream: filters only, row groups bounded in bytes.
+    const big = tempDir();
+    fs.mkdirSync(path.join(big, 'Scans'));
+    for (let i = 0; i < 40; i++) {
+      const b = randomBytes(4 << 20); // incompressible, like real image bytes
+      b.set([0xff, 0xd8, 0xff], 0); // a JPEG by its magic, unreadable past it: cheap to describe
+      fs.writeFileSync(path.join(big, 'Scans', `scan_${String(i).padStart(2, '0')}.jpg`), b);
+    }
+    const wh = path.join(tempDir(), 'wh');
+    // one thread: deterministic memory use; it needs about 60 MB, so 128 MB leaves a 2× margin
+    const opts = { writer: { memoryLimit: '128MB', threads: 1 } };
+    await importFolder(big, wh, opts);
+    const r = await importFolder(big, wh, opts); // every row replaced: old and new bytes pass through
+    fs.rmSync(big, { recursive: true, force: true });
+    expect(r.warehouse.counts).toMatchObject({ image: 40, image_bytes: 40, categorylinks: 40 });
+    expect(await rows(`SELECT sum(octet_length(bytes)), count(*) FILTER (WHERE sha1(bytes) <> sha1) FROM ${t(wh, 'image_bytes')}`)).toEqual([[160n << 20n, 0n]]);
+    const largestGroup = await column<number>(
+      `SELECT max(total_compressed_size) FROM parquet_metadata('${path.join(wh, 'image_bytes', 'data.parquet')}') WHERE path_in_schema = 'bytes'`,
+    );
+    expect(Number(largestGroup[0])).toBeLessThanOrEqual(9 << 20);
   });
 
   it('rejects a missing source folder and a warehouse inside the source', async () => {

@@ -10,12 +10,20 @@
  * time in dependency order (image_bytes, image, category_parent, categorylinks): a reader between
  * two swaps may see new bytes with old image rows, never image rows whose bytes are not written yet.
  *
- * Rows go in through `stage(batch)` (appended with DuckDB's appender and spilled to a Parquet file
- * per batch under a private staging folder, so JS memory holds one batch at a time) and become
- * visible at `commit()`, which merges staged rows with the current table: keyed tables keep the
- * newest row per key (image, image_bytes: image_name), link tables keep distinct rows
+ * Rows go in through `stage(batch)` (appended with DuckDB's appender and written to Parquet files
+ * under a private staging folder `DIR/.imgpipe-staging-*`, so JS memory holds one batch at a time)
+ * and become visible at `commit()`, which merges staged rows with the current table: keyed tables
+ * keep the newest row per key (image, image_bytes: image_name), link tables keep distinct rows
  * (categorylinks: (page_id, category); category_parent: (category, parent)). `upsert(batch)` is
- * stage + commit. If anything fails before commit, the tables are unchanged.
+ * stage + commit. If anything fails before a table's rename, that table is unchanged.
+ *
+ * Memory: the merge of a keyed table is `old WHERE NOT staged(key) UNION ALL staged WHERE NOT
+ * superseded(_seq)`, the two predicates being JS UDFs over key sets the writer tracked while
+ * staging. DuckDB streams such filtered scans of blobs within its memory limit; hash joins and
+ * sorts over blob rows ran out of memory on a few hundred MB (DuckDB 1.5), hence no joins. Image
+ * bytes are also staged and written in row groups of about ROW_GROUP_BYTES, because DuckDB never
+ * splits a vector chunk and reads a row group's column chunk whole. Measured: replacing 160 MB of
+ * 4 MB files needs about 60 MB of DuckDB memory per thread (default: 512 MB, at most 4 threads).
  *
  * One writer at a time per warehouse: `DIR/.imgpipe-write.lock` (holding the pid) guards it; a lock
  * left by a dead process is taken over. Always `close()` (releases DuckDB handles, staging, lock).
@@ -79,6 +87,8 @@ export type TableCounts = Record<SourceTableName, number>;
 export interface WarehouseWriterOptions {
   /** DuckDB memory limit for merges; larger data spills to the staging folder. Default 512MB. */
   memoryLimit?: string;
+  /** DuckDB threads; each needs ~60 MB for a blob merge (row groups of ~8 MB in flight). Default ≤ 4. */
+  threads?: number;
 }
 
 /** Keys of each table; `null` marks a link table whose whole row is the key. */
@@ -153,10 +163,11 @@ export class WarehouseWriter {
     acquireLock(abs);
     let stagingDir: string | undefined;
     try {
+      removeLeftovers(abs); // we hold the lock: any staging or temp file is from a crashed writer
       stagingDir = fs.mkdtempSync(path.join(abs, `.imgpipe-staging-${process.pid}-`));
       const instance = await DuckDBInstance.create(':memory:', {
         memory_limit: options.memoryLimit ?? '512MB',
-        threads: String(Math.min(4, os.availableParallelism())), // the merge is I/O-bound; fewer threads, fewer buffers
+        threads: String(options.threads ?? Math.min(4, os.availableParallelism())), // I/O-bound merge
         temp_directory: path.join(stagingDir, 'spill'),
       });
       try {
@@ -432,7 +443,7 @@ export class WarehouseWriter {
 }
 
 /** Target bytes of one image_bytes row group: what a reader or the merge holds per column chunk. */
-const ROW_GROUP_BYTES = 16 * 1024 * 1024;
+const ROW_GROUP_BYTES = 8 * 1024 * 1024;
 const rowsPerGroup = (largestBlob: number): number =>
   Math.min(2048, Math.max(1, Math.floor(ROW_GROUP_BYTES / Math.max(1, largestBlob))));
 
@@ -497,6 +508,20 @@ function appendRow(a: DuckDBAppender, table: SourceTableName, row: unknown): voi
       a.appendVarchar(r.category);
       a.appendVarchar(r.parent);
       return;
+    }
+  }
+}
+
+/** Staging folders and half-written table files of writers that died before cleaning up. */
+function removeLeftovers(dir: string): void {
+  for (const e of fs.readdirSync(dir)) {
+    if (e.startsWith('.imgpipe-staging-')) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
+  }
+  for (const table of SOURCE_TABLE_NAMES) {
+    const tableDir = path.join(dir, table);
+    if (!fs.existsSync(tableDir)) continue;
+    for (const f of fs.readdirSync(tableDir)) {
+      if (f.startsWith(`.${TABLE_FILE}.`) && f.endsWith('.tmp')) fs.rmSync(path.join(tableDir, f), { force: true });
     }
   }
 }

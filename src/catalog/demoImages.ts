@@ -305,7 +305,11 @@ export async function* demoImages(): AsyncGenerator<DemoImage> {
   const inFlight: Promise<DemoImage>[] = [];
   let next = 0;
   const refill = () => {
-    while (inFlight.length <= LOOKAHEAD && next < jobs.length) inFlight.push(jobs[next++]!());
+    while (inFlight.length <= LOOKAHEAD && next < jobs.length) {
+      const job = jobs[next++]!();
+      job.catch(() => {}); // a failure surfaces when this job is awaited, not as an unhandled rejection
+      inFlight.push(job);
+    }
   };
   refill();
   while (inFlight.length > 0) {
