@@ -30,8 +30,9 @@ export class DecodePool {
   static create(options: DecodePoolOptions = {}): DecodePool {
     const threads = options.threads ?? os.availableParallelism();
     const filename = fileURLToPath(new URL('./decodeWorker.js', import.meta.url));
-    // Two tasks queued per thread keep every thread busy without letting decoded tensors pile up.
-    return new DecodePool(new Piscina({ filename, minThreads: threads, maxThreads: threads, maxQueue: threads * 4, idleTimeout: 60_000 }));
+    // Callers bound what they have in flight (runPartition keeps two tasks per thread), so the pool's
+    // own queue is not limited here.
+    return new DecodePool(new Piscina({ filename, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 }));
   }
 
   get threads(): number {

@@ -20,6 +20,8 @@ export interface ModelSessionOptions {
   device?: Device;
   /** onnxruntime intra-op threads; @defaultValue 0 (onnxruntime's choice: one per core). */
   intraOpThreads?: number;
+  /** Receives a warning when CUDA was asked for but CPU runs instead. */
+  warn?: (message: string) => void;
 }
 
 export class ModelSession {
@@ -37,8 +39,9 @@ export class ModelSession {
   ) {}
 
   /**
-   * @throws {UsageError} the graph does not fit the card, or device 'cuda' was asked for and the CUDA
-   * provider does not load.
+   * A missing or failing CUDA provider is a warning (through `options.warn`) and the session runs on
+   * CPU; `provider` says which one ran.
+   * @throws {UsageError} the graph does not fit the card, or the ONNX file cannot be loaded.
    */
   static async create(model: LoadedModel, options: ModelSessionOptions = {}): Promise<ModelSession> {
     const device = options.device ?? 'cpu';
@@ -51,17 +54,14 @@ export class ModelSession {
     let provider: 'cpu' | 'cuda' = 'cpu';
     // 'auto' tries CUDA only when its provider library was installed (ONNXRUNTIME_NODE_INSTALL=cuda12);
     // otherwise onnxruntime would log a loud load failure on every CPU-only machine.
-    if (device === 'cuda' || (device === 'auto' && cudaProviderInstalled())) {
+    if (device === 'cuda' && !cudaProviderInstalled()) {
+      options.warn?.('--device cuda: the CUDA execution provider is not installed (this install is CPU-only); running on CPU. On a GPU node: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts, then check `imgpipe doctor`.');
+    } else if (device !== 'cpu' && cudaProviderInstalled()) {
       try {
         session = await ort.InferenceSession.create(model.onnxPath, { ...base, executionProviders: ['cuda'] });
         provider = 'cuda';
       } catch (e) {
-        if (device === 'cuda') {
-          throw new UsageError(
-            `--device cuda: the CUDA execution provider did not load (${(e as Error).message.split('\n')[0]}). ` +
-              'Install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 and check `imgpipe doctor`.',
-          );
-        }
+        options.warn?.(`--device ${device}: the CUDA execution provider did not load (${(e as Error).message.split('\n')[0]}); running on CPU. See \`imgpipe doctor\`.`);
       }
     }
     if (!session) {
