@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { Selection } from '../catalog/Catalog.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
-import { runJob, type RunJobResult } from '../exec/runJob.js';
+import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';
 import type { Device } from '../model/ModelSession.js';
 import { UsageError } from '../util/errors.js';
 import { parseIntegerFlag } from '../util/is.js';
@@ -32,6 +32,7 @@ interface RunFlags {
   threads?: string;
   device: Device;
   resume?: string;
+  planOnly?: boolean;
   json?: boolean;
   quiet?: boolean;
   logLevel?: string;
@@ -60,6 +61,7 @@ export function registerRunCommand(program: Command): void {
     .option('--threads <n>', `decode worker threads (default: ${os.availableParallelism()}, the cores)`)
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
     .option('--resume <run-id>', 'continue an interrupted run: only partitions not yet done run again')
+    .option('--plan-only', 'select and write the plan (manifests, run.json), print the run id, run nothing; execute later with --resume')
     .option('--json', 'print one JSON object with the result on stdout')
     .option('--quiet', 'no progress output')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
@@ -130,6 +132,17 @@ async function runAction(flags: RunFlags): Promise<number> {
   };
   if (flags.resume && (flags.model || flags.warehouse)) {
     log.info('--resume: model and warehouse come from the plan; --model/--warehouse are ignored');
+  }
+
+  if (flags.planOnly) {
+    if (flags.resume) throw new UsageError('--plan-only plans a new run; it cannot be combined with --resume');
+    const started = performance.now();
+    const { run, plan } = await planNew(options);
+    const elapsed = (performance.now() - started) / 1000;
+    const planned = { run_id: run.run_id, plan: plan.dir, selected: run.images, partitions: run.partitions, elapsed_s: Math.round(elapsed * 1000) / 1000, ids_per_s: Math.round(run.images / Math.max(elapsed, 1e-9)) };
+    if (flags.json) process.stdout.write(JSON.stringify(planned) + '\n');
+    else process.stdout.write(`Planned run ${run.run_id}: ${run.images} images in ${run.partitions} partitions under ${plan.dir} (${planned.elapsed_s} s).\nExecute it with: imgpipe run --resume ${run.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}\n`);
+    return 0;
   }
 
   let progress: Progress | null = null;

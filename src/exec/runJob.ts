@@ -126,7 +126,10 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   return result;
 }
 
-async function planNew(options: RunJobOptions): Promise<{ run: RunSpec; plan: RunPlanDir }> {
+/** Select and plan a new run (manifests + run.json) without executing it: `run --plan-only`. */
+export async function planNew(
+  options: Pick<RunJobOptions, 'warehouse' | 'model' | 'modelsDirs' | 'selection' | 'table' | 'snapshot' | 'partitionSize' | 'partitionsDir' | 'batchSize' | 'maxPixels' | 'device'>,
+): Promise<{ run: RunSpec; plan: RunPlanDir }> {
   if (!options.warehouse) throw new UsageError('--warehouse DIR is required');
   if (!options.model) throw new UsageError('--model NAME|CARD is required');
   if (!options.selection) throw new UsageError('one of --all, --category C or --sql "SELECT image_name FROM image WHERE …" is required');
