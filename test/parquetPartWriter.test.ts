@@ -3,12 +3,14 @@
  * reading the parts back as a Hive-partitioned table (`model=…/snapshot=…/part-*.parquet`).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
+import { ParquetFileStream } from '../src/sink/ParquetFileStream.js';
+import { createParquetPartWriter, parquetWriterProperties } from '../src/sink/parquetPartWriter.js';
+import { ResultBatchBuilder } from '../src/sink/ResultBatchBuilder.js';
 import type { ResultRow, TopKEntry } from '../src/sink/resultRow.js';
 
 const RUN_ID = 'run-2026-01-01T00-00-00Z-test';
@@ -95,19 +97,19 @@ beforeAll(async () => {
   connection = await instance.connect();
 
   const classifier = createParquetPartWriter(partPath('m-1', 0));
-  classifier.write(classifierRows.slice(0, 1000));
-  classifier.write(classifierRows.slice(1000));
+  await classifier.write(classifierRows.slice(0, 1000));
+  await classifier.write(classifierRows.slice(1000));
   expect(existsSync(classifier.path)).toBe(false); // nothing visible before close
   const written = await classifier.close();
   expect(written).toMatchObject({ path: partPath('m-1', 0), rows: 2500 });
   expect(written.bytes).toBeGreaterThan(0);
 
   const errors = createParquetPartWriter(partPath('m-1', 1));
-  errors.write(errorRows);
+  await errors.write(errorRows);
   await errors.close();
 
   const embedding = createParquetPartWriter(partPath('e-1', 0));
-  for (let i = 0; i < embeddingRows.length; i += 64) embedding.write(embeddingRows.slice(i, i + 64));
+  for (let i = 0; i < embeddingRows.length; i += 64) await embedding.write(embeddingRows.slice(i, i + 64));
   await embedding.close();
 });
 
@@ -219,6 +221,44 @@ describe('ParquetPartWriter read back by DuckDB', () => {
   });
 });
 
+describe('ParquetPartWriter file layout', () => {
+  it('keeps dictionary and statistics off the embedding values, compresses with snappy', async () => {
+    const rows = await query(
+      `SELECT path_in_schema AS col, any_value(encodings) AS enc, any_value(compression) AS codec,
+              bool_or(stats_min_value IS NOT NULL OR stats_min IS NOT NULL) AS stats,
+              count(DISTINCT row_group_id)::INTEGER AS groups
+       FROM parquet_metadata('${partPath('e-1', 0)}') GROUP BY ALL`,
+    );
+    const byColumn = new Map(rows.map((r) => [String(r['col']), r]));
+    const embedding = byColumn.get('embedding, list, element')!;
+    expect(embedding['enc']).not.toMatch(/DICTIONARY/);
+    expect(embedding['stats']).toBe(false);
+    expect(embedding['codec']).toBe('SNAPPY');
+    expect(byColumn.get('status')!['enc']).toMatch(/DICTIONARY/); // low-cardinality columns keep one
+    expect(byColumn.get('processed_at')!['stats']).toBe(true);
+  });
+
+  it('cuts row groups by size: a 10k × 2048-float part gets several', async () => {
+    const path = join(dir, 'big', 'part-00000.parquet');
+    const writer = createParquetPartWriter(path);
+    // Distinct rows: the limit counts compressed bytes, so repeated rows would fit one group.
+    for (let i = 0; i < 10; i++) await writer.write(Array.from({ length: 1000 }, (_, j) => embeddingRow(i * 1000 + j, 2048)));
+    // Row groups are written as they fill: the hidden temporary file already holds most of the data.
+    const [temp] = (await readdir(join(dir, 'big'))).filter((name) => name.startsWith('.part-00000.parquet.'));
+    expect((await stat(join(dir, 'big', temp!))).size).toBeGreaterThan(30e6);
+    expect(await writer.close()).toMatchObject({ rows: 10_000 });
+    const [meta] = await query(
+      `SELECT count(DISTINCT row_group_id)::INTEGER AS groups, max(row_group_num_rows)::INTEGER AS biggest
+       FROM parquet_metadata('${path}')`,
+    );
+    // 80 MB of floats, 32 MiB (compressed) per group: 3 groups when incompressible, 2 for these.
+    expect(meta!['groups']).toBeGreaterThanOrEqual(2);
+    expect(meta!['biggest']).toBeLessThan(10_000);
+    expect(await query(`SELECT count(*)::INTEGER AS n FROM read_parquet('${path}')`)).toEqual([{ n: 10_000 }]);
+    await rm(join(dir, 'big'), { recursive: true });
+  });
+});
+
 describe('ParquetPartWriter lifecycle', () => {
   it('writes a valid zero-row file with the full schema on close without rows', async () => {
     const path = join(dir, 'empty', 'part-00000.parquet');
@@ -235,40 +275,58 @@ describe('ParquetPartWriter lifecycle', () => {
   it('abort removes the written file and is harmless twice', async () => {
     const folder = join(dir, 'aborted');
     const writer = createParquetPartWriter(join(folder, 'part-00000.parquet'));
-    writer.write(errorRows);
+    await writer.write(errorRows);
     await writer.close();
     expect(existsSync(writer.path)).toBe(true);
     await writer.abort();
     await writer.abort();
     expect(await readdir(folder)).toEqual([]);
-    expect(() => writer.write(errorRows)).toThrow(/aborted/);
+    await expect(writer.write(errorRows)).rejects.toThrow(/aborted/);
   });
 
   it('abort before close leaves nothing, and during close waits for it', async () => {
     const folder = join(dir, 'aborted-early');
     const early = createParquetPartWriter(join(folder, 'part-00000.parquet'));
-    early.write(classifierRows.slice(0, 10));
+    await early.write(classifierRows.slice(0, 10));
     await early.abort();
     expect(existsSync(folder)).toBe(false);
 
     const racing = createParquetPartWriter(join(folder, 'part-00001.parquet'));
-    racing.write(embeddingRows.slice(0, 50));
+    await racing.write(embeddingRows.slice(0, 50));
     const closing = racing.close();
     await racing.abort();
     await closing;
     expect(await readdir(folder)).toEqual([]);
   });
 
+  it('refuses a write while the previous one is still running', async () => {
+    const writer = createParquetPartWriter(join(dir, 'overlap', 'part-00000.parquet'));
+    const first = writer.write(embeddingRows.slice(0, 200));
+    await expect(writer.write(embeddingRows.slice(200))).rejects.toThrow(/still running/);
+    await first;
+    await writer.abort();
+  });
+
+  it('fails close when the footer does not count every row handed in', async () => {
+    const path = join(dir, 'short.parquet');
+    const stream = await ParquetFileStream.create(path, parquetWriterProperties());
+    const builder = new ResultBatchBuilder(8);
+    for (const row of errorRows.slice(0, 3)) builder.append(row);
+    await stream.write(builder.finish());
+    await expect(stream.finish(4)).rejects.toThrow(/holds 3 rows, expected 4/);
+    await rm(path);
+  });
+
   it('rejects a row that breaks the contract, naming it, and then refuses to close', async () => {
     const writer = createParquetPartWriter(join(dir, 'bad', 'part-00000.parquet'));
     const bad = { ...classifierRow(5), page_id: 42 as unknown as bigint };
-    expect(() => writer.write([classifierRow(4), bad])).toThrow(/File:Classified_0005\.jpg.*page_id/);
+    await expect(writer.write([classifierRow(4), bad])).rejects.toThrow(/File:Classified_0005\.jpg.*page_id/);
     await expect(writer.close()).rejects.toThrow(/failed/);
     await writer.abort();
     expect(existsSync(join(dir, 'bad'))).toBe(false);
 
     const inconsistent = createParquetPartWriter(join(dir, 'bad', 'part-00001.parquet'));
-    expect(() => inconsistent.write([{ ...errorRow(1), error: null }])).toThrow(/error must be a reason/);
+    await expect(inconsistent.write([{ ...errorRow(1), error: null }])).rejects.toThrow(/error must be a reason/);
     await inconsistent.abort();
   });
 });

@@ -6,7 +6,8 @@
  * - **One writer per partition attempt.** The worker creates it with the part's final path (inside
  *   the attempt's staging folder, e.g. `…/_staging/<attempt>/model=…/snapshot=…/part-00042.parquet`),
  *   then calls `write(rows)` any number of times (zero included) with rows of that partition only,
- *   then exactly one of `close()` or `abort()`.
+ *   then `close()`; or `abort()` at any point. Calls are sequential: await each `write` before the
+ *   next call (its promise is the writer's backpressure); only `abort()` may be called meanwhile.
  * - **Visibility.** No file exists under the final path until `close()` resolves: the writer works
  *   in a hidden temporary file beside it and renames it into place as the last step. So a file under
  *   the final name is always a complete, readable Parquet file with the contract schema
@@ -20,9 +21,10 @@
  *   be called any number of times.
  * - **Empty parts.** `close()` after zero rows writes a valid Parquet file with zero rows and the
  *   full schema, so "this partition selected nothing" is a committed fact, not a missing file.
- * - **Memory.** A writer holds at most one partition's rows, in columnar form (typed arrays, not the
- *   row objects it was given: callers may drop or reuse their rows once `write` returns). A partition
- *   is ≤ ~10k rows, so an embedding part holds ≤ ~80 MB (10k × 2048 floats).
+ * - **Memory.** A writer copies rows into columnar buffers (typed arrays) before `write` resolves,
+ *   so callers may drop or reuse their rows, embeddings included, once it has. An implementation
+ *   may hold up to one partition (≤ ~10k rows; ≤ ~80 MB for 10k × 2048 floats); the Parquet one
+ *   holds about one row group, writing row groups to the temporary file as rows arrive.
  * - **Durability.** `close()` does not fsync; making a committed run durable (fsync of the committed
  *   files and folders) is the commit protocol's job, done once per run rather than once per part.
  */
@@ -44,10 +46,11 @@ export interface PartWriter {
 
   /**
    * Append rows of this partition. Rows are validated against the result-row contract and copied
-   * into column buffers before this returns; the row objects are not retained.
-   * Throws (and fails the writer) on a row that breaks the contract, or after close/abort.
+   * into column buffers; the row objects are not retained. Resolves when the writer can take more
+   * (at most about a row group is then waiting to be encoded). Rejects (and fails the writer) on a
+   * row that breaks the contract, an encoding or I/O error, or when called after close/abort.
    */
-  write(rows: readonly ResultRow[]): void;
+  write(rows: readonly ResultRow[]): Promise<void>;
 
   /**
    * Encode and write the Parquet file, then make it visible under `path`. Resolves once the file is

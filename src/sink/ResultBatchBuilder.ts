@@ -104,7 +104,7 @@ export class ResultBatchBuilder {
   private embeddingBytes = 0;
 
   /**
-   * A batch is `full` at `capacity` rows or `embeddingBytes` bytes of embedding values, whichever
+   * A batch is `full` at `capacity` rows or `embeddingBytesLimit` bytes of embedding values, whichever
    * comes first (buffers are sized for that; appending past it works but re-grows them).
    */
   constructor(

@@ -1,54 +1,44 @@
 /**
  * The PartWriter (see `PartWriter.ts` for the contract) that the sink uses: result rows → Arrow
- * record batches built straight from typed arrays (`ResultBatchBuilder`) → one Arrow IPC stream →
- * parquet-wasm (arrow-rs's Parquet writer compiled to WebAssembly) → a hidden temporary file →
- * renamed to the part's path.
+ * record batches built straight from typed arrays (`ResultBatchBuilder`) → parquet-wasm (arrow-rs's
+ * Parquet writer compiled to WebAssembly), streamed a row group at a time (`ParquetFileStream`) into
+ * a hidden temporary file → footer checked → renamed to the part's path.
  *
  * Why this writer (bench/RESULTS.md, "Parquet sink", has the figures from `scripts/benchSink.ts`):
  * on one core it beat DuckDB's own writer fed through the appender (per-value list objects, or even
- * raw data chunks with the float child buffer copied in one go) and parquet-wasm with its default
- * settings, for classification and embedding rows alike.
+ * raw data chunks with each embedding copied in as bytes), Arrow JS's row-by-row builders, and
+ * parquet-wasm with its default settings, for classification and embedding rows alike. Streaming
+ * row groups costs at most ~12% CPU against encoding the whole part in one `writeParquet` call
+ * (within the benchmark's noise) and keeps memory at about a row group instead of several times the
+ * part: the whole-file call needs the table, the growing output buffer and its copy in memory at
+ * once (396 MB of WebAssembly heap for a 10k × 2048-float part, against 139 MB), and the heap keeps
+ * that high-water mark for the life of the thread.
  *
  * Settings ("tuned", the default profile):
- * - Snappy compression: as fast as none on float data that does not compress (snappy gives up on
- *   it quickly), ~6× smaller classification parts. zstd is optional: ~10% smaller embedding parts
- *   for several times the CPU.
+ * - Snappy compression: classification parts ~3× smaller than uncompressed; on float data that
+ *   does not compress snappy gives up quickly (up to ~10% more CPU, 1% smaller), and
+ *   `compression: 'uncompressed'` is there for embedding-only tables. zstd is optional: ~11%
+ *   smaller embedding parts for ~4× the CPU.
  * - Dictionary encoding and statistics are OFF by default and switched on only for top-level
  *   columns that profit. parquet-wasm 0.8 cannot address a nested leaf such as
  *   `embedding.list.element` by name (its per-column setters turn the whole string into a single
  *   path segment, so such a setting silently matches nothing); turning them off globally is the
  *   only way to keep the dictionary attempt and min/max statistics off the embedding values.
- * - Row groups of at most `rowGroupBytes` (32 MiB): a classification part is one row group, a
- *   10k × 2048-float part three.
- *
- * Memory: rows are copied into Arrow buffers as they arrive, sealed into a record batch every
- * `batchRows` rows or 8 MiB of embedding values, so no buffer is re-grown beyond a batch and no row
- * object is kept. The file itself is encoded in one `writeParquet` call at `close()`: parquet-wasm's
- * only incremental writer (`transformParquetStream`) drops write errors and record batches that
- * fail to convert without telling the caller (it would commit short files) and cannot write a
- * zero-row file, so row groups are cut inside that one call instead. Peak memory at close is about
- * 3× the part's data (Arrow buffers + IPC copy + WebAssembly copy); the WebAssembly heap keeps its
- * high-water mark (≈ 2× the largest part) for the life of the thread.
+ * - Row groups of at most `rowGroupBytes` (32 MiB, as arrow-rs counts it: encoded and compressed):
+ *   a classification part is one row group; about 4k rows of incompressible 2048-float embeddings
+ *   make one.
  *
  * parquet-wasm is imported by its bare name: in Node the package's `node` export condition picks
  * its CommonJS build, which compiles and instantiates the .wasm synchronously, once per thread, when
  * this module is first imported; no init call is needed.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { type RecordBatch, Table, tableToIPC } from 'apache-arrow';
-import {
-  Compression,
-  EnabledStatistics,
-  Table as WasmTable,
-  type WriterProperties,
-  WriterPropertiesBuilder,
-  writeParquet,
-} from 'parquet-wasm';
+import { Compression, EnabledStatistics, type WriterProperties, WriterPropertiesBuilder } from 'parquet-wasm';
 import type { PartWriter, PartWriterFactory, PartWriteResult } from './PartWriter.js';
+import { ParquetFileStream } from './ParquetFileStream.js';
 import { ResultBatchBuilder } from './ResultBatchBuilder.js';
-import { RESULT_ARROW_SCHEMA } from './resultArrowSchema.js';
 import type { ResultRow } from './resultRow.js';
 
 export type ParquetCompression = 'snappy' | 'zstd' | 'uncompressed';
@@ -62,9 +52,9 @@ export interface ParquetPartWriterOptions {
    * the benchmark's comparison.
    */
   profile?: 'tuned' | 'library-defaults';
-  /** Rows per Arrow record batch held in memory (default 1024). */
+  /** Rows per Arrow record batch handed to the encoder (default 1024). */
   batchRows?: number;
-  /** Target row-group size in bytes (default 32 MiB). */
+  /** Target row-group size in bytes, encoded and compressed (default 32 MiB). */
   rowGroupBytes?: number;
 }
 
@@ -75,7 +65,7 @@ const DEFAULTS = {
   rowGroupBytes: 32 * 1024 * 1024,
 } as const satisfies Required<ParquetPartWriterOptions>;
 
-/** Embedding bytes after which a batch is sealed even before `batchRows` (wide embeddings). */
+/** Embedding bytes after which a batch is handed over even before `batchRows` (wide embeddings). */
 const BATCH_EMBEDDING_BYTES = 8 * 1024 * 1024;
 /** Row cap per row group; DuckDB's own default, far above any partition. */
 const MAX_ROW_GROUP_ROWS = 122_880;
@@ -90,7 +80,7 @@ const CODECS: Record<ParquetCompression, Compression> = {
   uncompressed: Compression.UNCOMPRESSED,
 };
 
-/** The writer properties for one file (parquet-wasm consumes them in `writeParquet`). */
+/** The writer properties for one file (parquet-wasm consumes them: build one per file). */
 export function parquetWriterProperties(options: ParquetPartWriterOptions = {}): WriterProperties {
   const { compression, profile, rowGroupBytes } = { ...DEFAULTS, ...options };
   if (profile === 'library-defaults') return new WriterPropertiesBuilder().build();
@@ -105,27 +95,19 @@ export function parquetWriterProperties(options: ParquetPartWriterOptions = {}):
   return builder.build();
 }
 
-/**
- * Record batches of the result schema → the bytes of one Parquet file (synchronous, CPU only).
- * `properties` is consumed (parquet-wasm frees it), so build a fresh one per file.
- */
-export function encodeParquet(batches: readonly RecordBatch[], properties: WriterProperties): Uint8Array {
-  // The IPC bytes are garbage as soon as the WebAssembly copy exists.
-  const wasmTable = WasmTable.fromIPCStream(tableToIPC(new Table(RESULT_ARROW_SCHEMA, [...batches]), 'stream'));
-  return writeParquet(wasmTable, properties);
-}
-
 type State = 'open' | 'closing' | 'closed' | 'failed' | 'aborted';
 
 export class ParquetPartWriter implements PartWriter {
   readonly path: string;
   private readonly tempPath: string;
   private readonly options: Required<ParquetPartWriterOptions>;
-  private batches: RecordBatch[] = [];
   private builder: ResultBatchBuilder;
+  /** Created with the first batch handed over (so an early abort leaves nothing to remove). */
+  private stream: ParquetFileStream | null = null;
   private rowCount = 0;
   private state: State = 'open';
-  private closing: Promise<PartWriteResult> | null = null;
+  /** The write or close in progress, which abort waits for. */
+  private busy: Promise<unknown> | null = null;
 
   constructor(path: string, options: ParquetPartWriterOptions = {}) {
     this.options = { ...DEFAULTS, ...options };
@@ -138,64 +120,68 @@ export class ParquetPartWriter implements PartWriter {
     this.builder = this.newBuilder();
   }
 
-  write(rows: readonly ResultRow[]): void {
-    if (this.state !== 'open') throw new Error(`write() on a ${this.state} part writer (${this.path})`);
-    try {
+  write(rows: readonly ResultRow[]): Promise<void> {
+    return this.run('write', async () => {
       for (const row of rows) {
         this.builder.append(row);
         this.rowCount++;
-        if (this.builder.full) this.seal();
+        if (this.builder.full) await this.handOver();
       }
-    } catch (error) {
-      this.state = 'failed';
-      throw error;
-    }
+    });
   }
 
   close(): Promise<PartWriteResult> {
-    if (this.state !== 'open') return Promise.reject(new Error(`close() on a ${this.state} part writer (${this.path})`));
-    this.state = 'closing';
-    this.closing = this.writeFile().then(
-      (result) => {
-        this.state = 'closed';
-        return result;
-      },
-      (error: unknown) => {
-        this.state = 'failed';
-        throw error;
-      },
-    );
-    return this.closing;
+    return this.run('close', async () => {
+      this.state = 'closing';
+      // A zero-row part still needs one (empty) batch, so the file carries the schema.
+      if (this.builder.length > 0 || this.stream === null) await this.handOver();
+      const bytes = await this.stream!.finish(this.rowCount);
+      await rename(this.tempPath, this.path);
+      this.state = 'closed';
+      return { path: this.path, rows: this.rowCount, bytes };
+    });
   }
 
   async abort(): Promise<void> {
-    if (this.closing) await this.closing.catch(() => undefined);
+    if (this.busy) await this.busy.catch(() => undefined);
     this.state = 'aborted';
-    this.batches = [];
+    await this.stream?.destroy();
     await rm(this.tempPath, { force: true }).catch(() => undefined);
     await rm(this.path, { force: true }).catch(() => undefined);
   }
 
-  private seal(): void {
-    this.batches.push(this.builder.finish());
+  /** Run one call: refuse it unless open and idle; any error fails the writer. */
+  private run<T>(call: 'write' | 'close', body: () => Promise<T>): Promise<T> {
+    if (this.state !== 'open') return Promise.reject(new Error(`${call}() on a ${this.state} part writer (${this.path})`));
+    if (this.busy) return Promise.reject(new Error(`${call}() while a write() is still running: await it first (${this.path})`));
+    const work = body().then(
+      (value) => {
+        this.busy = null;
+        return value;
+      },
+      (error: unknown) => {
+        this.busy = null;
+        if (this.state !== 'aborted') this.state = 'failed';
+        throw error;
+      },
+    );
+    this.busy = work;
+    return work;
+  }
+
+  /** Finish the current batch and give it to the encoder (waits while the encoder is busy). */
+  private async handOver(): Promise<void> {
+    const batch = this.builder.finish();
     this.builder = this.newBuilder();
+    if (this.stream === null) {
+      await mkdir(dirname(this.path), { recursive: true });
+      this.stream = await ParquetFileStream.create(this.tempPath, parquetWriterProperties(this.options));
+    }
+    await this.stream.write(batch);
   }
 
   private newBuilder(): ResultBatchBuilder {
     return new ResultBatchBuilder(this.options.batchRows, BATCH_EMBEDDING_BYTES);
-  }
-
-  private async writeFile(): Promise<PartWriteResult> {
-    // A zero-row part still needs one (empty) batch, so the file carries the schema.
-    if (this.builder.length > 0 || this.batches.length === 0) this.seal();
-    const batches = this.batches;
-    this.batches = [];
-    const bytes = encodeParquet(batches, parquetWriterProperties(this.options));
-    batches.length = 0;
-    await mkdir(dirname(this.path), { recursive: true });
-    await writeFile(this.tempPath, bytes, { flag: 'wx' });
-    await rename(this.tempPath, this.path);
-    return { path: this.path, rows: this.rowCount, bytes: bytes.byteLength };
   }
 }
 
