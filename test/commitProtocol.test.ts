@@ -128,8 +128,10 @@ describe('planner', () => {
     const run = await planRun(new ListCatalog(names), { kind: 'all' }, plan, spec(10));
     expect(run.partitions).toBe(3);
     expect(run.images).toBe(23);
-    const all = [0, 1, 2].flatMap((p) => plan.readManifest(p).images);
-    expect([0, 1, 2].map((p) => plan.readManifest(p).images.length)).toEqual([10, 10, 3]);
+    const manifests = await Promise.all([0, 1, 2].map((p) => plan.readManifest(p)));
+    const all = manifests.flatMap((m) => m.images);
+    expect(manifests.map((m) => m.images.length)).toEqual([10, 10, 3]);
+    expect(manifests.map((m) => [m.run_id, m.partition])).toEqual([[RUN, 0], [RUN, 1], [RUN, 2]]);
     expect(all.map((r) => r.image_name)).toEqual(names);
     expect(all[22]!.page_id).toBe((BigInt(2 ** 53) + 22n).toString());
     expect(plan.readRun().partitions).toBe(3);
@@ -141,10 +143,11 @@ describe('planner', () => {
     expect(existsSync(plan.dir)).toBe(false);
   });
 
-  it('a damaged manifest is reported with its path', async () => {
+  it('a damaged manifest or a partition out of range is reported with its path', async () => {
     const plan = new RunPlanDir(path.join(tmp.dir, 'plan-bad'));
     await planRun(new ListCatalog(['a']), { kind: 'all' }, plan, spec(10));
-    writeFileSync(plan.manifestPath(0), '{"format":1,"run_id":"x","partition":0,"images":[{"image_name":1}]}');
-    expect(() => plan.readManifest(0)).toThrow(/^Invalid partition manifest .*part-00000\.json: images\.0\.image_name/);
+    await expect(plan.readManifest(1)).rejects.toThrow(`Run ${RUN} has partitions 0 to 0; there is no partition 1`);
+    writeFileSync(plan.manifestPath, 'not parquet');
+    await expect(plan.readManifest(0)).rejects.toThrow(/^Cannot read partition manifest .*manifest\.parquet: /);
   });
 });

@@ -35,6 +35,14 @@ export interface Catalog {
    */
   select(selection: Selection, batchSize?: number): AsyncGenerator<ImageRef[]>;
 
+  /**
+   * Optional fast path for the planner: write the selection straight into the plan's manifest file
+   * (Parquet: partition, image_name, page_id, sha1; sorted by partition) inside the engine, so no row
+   * passes through JavaScript. Returns the number of images written. Same validation and errors as
+   * `select`. Catalogs without it are planned from `select`'s batches.
+   */
+  writeManifest?(selection: Selection, file: string, partitionSize: number): Promise<number>;
+
   /** Human-readable description of the selection's query, for run.json. */
   describe(selection: Selection): string;
 

@@ -4,9 +4,11 @@
  * the user's own query, run as a sub-query whose `image_name` column is joined back to `image`.
  */
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
+import { duckdbString } from './sqlQuote.js';
 import type { Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
 import { EmbeddedMetastore } from './EmbeddedMetastore.js';
 
@@ -25,7 +27,8 @@ export class EmbeddedCatalog implements Catalog {
     if (!existsSync(path.join(dir, 'warehouse.json'))) {
       throw new UsageError(`${dir} is not an imgpipe warehouse (no warehouse.json). Create one with \`imgpipe warehouse init --warehouse ${warehouseDir} [--demo]\`.`);
     }
-    const instance = await DuckDBInstance.create(':memory:');
+    // Bounded memory: big selections (sort, distinct) spill to a temp folder instead of growing.
+    const instance = await DuckDBInstance.create(':memory:', { memory_limit: '256MB', temp_directory: path.join(os.tmpdir(), `imgpipe-duckdb-${process.pid}`) });
     const connection = await instance.connect();
     const metastore = new EmbeddedMetastore(dir);
     await connection.run(metastore.viewsSql());
@@ -88,6 +91,18 @@ export class EmbeddedCatalog implements Catalog {
     return [userSqlWrapper(selection.sql), undefined];
   }
 
+  async writeManifest(selection: Selection, file: string, partitionSize: number): Promise<number> {
+    const [sql, values] = await this.selectionQuery(selection);
+    // row_number() over the selection's own order (image_name for category/sql, file order for all).
+    const copy = `COPY (SELECT ((row_number() OVER ()) - 1) // ${Math.trunc(partitionSize)} AS partition, image_name, page_id, sha1 FROM (${sql})) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION zstd)`;
+    try {
+      const reader = await this.connection.runAndReadAll(copy, values);
+      return Number(reader.getRows()[0]?.[0] ?? 0);
+    } catch (e) {
+      throw selectionError(selection, e);
+    }
+  }
+
   async registerPartition(registration: PartitionRegistration): Promise<void> {
     this.metastore.register(registration);
   }
@@ -100,7 +115,11 @@ export class EmbeddedCatalog implements Catalog {
   }
 }
 
-const ALL_SQL = 'SELECT DISTINCT image_name, page_id, sha1 FROM image ORDER BY image_name';
+/**
+ * Every image, in the table's own order: `image` has one row per image_name (the warehouse writer
+ * keeps it that way, sorted by name), so no DISTINCT or sort is needed and 100M ids stream through.
+ */
+const ALL_SQL = 'SELECT image_name, page_id, sha1 FROM image';
 
 /** Images in a category and its subcategories down to `depth` levels (0 = the category alone). */
 const CATEGORY_SQL = `WITH RECURSIVE tree(category, depth) AS (

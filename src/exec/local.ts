@@ -72,7 +72,7 @@ export class LocalExecutor {
   }
 
   private async runWithRetries(run: RunSpec, plan: RunPlanDir, partition: number, committer: Committer, ctx: TaskContext): Promise<PartCommitMessage> {
-    const manifest = plan.readManifest(partition);
+    const manifest = await plan.readManifest(partition);
     const maxAttempts = this.options.maxAttempts ?? 3;
     let lastError: unknown;
     for (let attemptNo = 1; attemptNo <= maxAttempts; attemptNo++) {
@@ -90,7 +90,8 @@ export class LocalExecutor {
     this.options.log?.error({ err: lastError, partition }, `partition ${partition} failed ${maxAttempts} times; its images become partition_failed rows`);
     const attempt = `failed-${randomBytes(3).toString('hex')}`;
     const dir = attemptDir(run.table_location, run.run_id, partition, attempt);
-    const message = await writeFailedPartition(manifest, ctx, path.join(dir, `${partitionFileName(partition)}.parquet`), attempt);
+    const failure = { attempts: maxAttempts, last_error: lastError instanceof Error ? lastError.message : String(lastError) };
+    const message = await writeFailedPartition(manifest, ctx, path.join(dir, `${partitionFileName(partition)}.parquet`), attempt, failure);
     ctx.onImages?.(manifest.images.length);
     return message;
   }

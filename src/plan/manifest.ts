@@ -1,17 +1,22 @@
 /**
  * Plan files under `partitions/<run-id>/`:
- *   part-00000.json …   one manifest per partition: the images it scores (written first);
- *   run.json            the run: selection, model, output, counts (written last: its presence
- *                       means the plan is complete);
+ *   manifest.parquet     the partition manifests: one row per selected image with its partition
+ *                        number (columns partition, image_name, page_id, sha1), sorted by partition,
+ *                        written first. One Parquet file written by DuckDB rather than a JSON file per
+ *                        partition: planning 10M ids goes at DuckDB's speed, not node's value
+ *                        conversion (bench/RESULTS.md, "Planning").
+ *   run.json             the run: selection, model, output, counts (written last: its presence
+ *                        means the plan is complete);
  *   part-00000.done.json the commit message of the partition's winning attempt (written by the
- *                       driver when the attempt's part file is committed to the run's staging).
- * All are plain JSON, validated with zod when read back (a hand-edited or truncated file is an error).
+ *                        driver when the attempt's part file is committed to the run's staging).
+ * JSON files are validated with zod when read back (a hand-edited or truncated file is an error).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
+import { duckdbString } from '../catalog/sqlQuote.js';
 import { UsageError } from '../util/errors.js';
-import type { ImageRef } from '../catalog/Catalog.js';
 
 const imageRefSchema = z.strictObject({
   image_name: z.string(),
@@ -61,14 +66,12 @@ export const partCommitMessageSchema = z.strictObject({
   error_reasons: z.record(z.string(), z.number().int()),
   labels: z.record(z.string(), z.number().int()),
   metrics: z.strictObject({ fetch_ms: z.number(), decode_ms: z.number(), infer_ms: z.number(), write_ms: z.number(), elapsed_ms: z.number() }),
+  /** Only on a partition that failed all its attempts (its rows are `partition_failed`): why. */
+  failure: z.strictObject({ attempts: z.number().int(), last_error: z.string() }).optional(),
 });
 export type PartCommitMessage = z.infer<typeof partCommitMessageSchema>;
 
 export const partitionFileName = (partition: number) => `part-${String(partition).padStart(5, '0')}`;
-
-export function refToManifest(ref: ImageRef) {
-  return { image_name: ref.image_name, page_id: ref.page_id === null ? null : ref.page_id.toString(), sha1: ref.sha1 };
-}
 
 /** Write JSON so a reader never sees half a file (temp file + rename). */
 export function writeJsonAtomically(file: string, value: unknown): void {
@@ -98,8 +101,8 @@ export class RunPlanDir {
     return new RunPlanDir(path.resolve(partitionsDir, runId));
   }
 
-  manifestPath(partition: number): string {
-    return path.join(this.dir, `${partitionFileName(partition)}.json`);
+  get manifestPath(): string {
+    return path.join(this.dir, 'manifest.parquet');
   }
   donePath(partition: number): string {
     return path.join(this.dir, `${partitionFileName(partition)}.done.json`);
@@ -114,8 +117,27 @@ export class RunPlanDir {
     }
     return readJson(this.runPath, runSpecSchema, 'run file');
   }
-  readManifest(partition: number): PartitionManifest {
-    return readJson(this.manifestPath(partition), partitionManifestSchema, 'partition manifest');
+  /** One partition's images, in plan order. Reads only that partition's row groups. */
+  async readManifest(partition: number): Promise<PartitionManifest> {
+    const run = this.readRun();
+    if (!Number.isInteger(partition) || partition < 0 || partition >= run.partitions) {
+      throw new UsageError(`Run ${run.run_id} has partitions 0 to ${run.partitions - 1}; there is no partition ${partition}`);
+    }
+    const connection = await (await manifestDb()).connect();
+    try {
+      const reader = await connection.runAndReadAll(
+        `SELECT image_name, page_id::VARCHAR, sha1 FROM read_parquet(${duckdbString(this.manifestPath)}) WHERE partition = $p`,
+        { p: partition },
+      );
+      const images = reader.getRows().map(([image_name, page_id, sha1]) => ({ image_name: String(image_name), page_id: (page_id as string | null) ?? null, sha1: (sha1 as string | null) ?? null }));
+      if (images.length === 0) throw new UsageError(`Partition manifest ${this.manifestPath} has no rows for partition ${partition}: the plan is damaged; start a new run`);
+      return { format: 1, run_id: run.run_id, partition, images };
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`Cannot read partition manifest ${this.manifestPath}: ${(e as Error).message}`);
+    } finally {
+      connection.disconnectSync();
+    }
   }
   readDone(partition: number): PartCommitMessage | null {
     const file = this.donePath(partition);
@@ -124,4 +146,11 @@ export class RunPlanDir {
   writeDone(message: PartCommitMessage): void {
     writeJsonAtomically(this.donePath(message.partition), message);
   }
+}
+
+let sharedManifestDb: Promise<DuckDBInstance> | null = null;
+/** One in-memory DuckDB per process for manifest reads (two threads: reads are small). */
+function manifestDb(): Promise<DuckDBInstance> {
+  sharedManifestDb ??= DuckDBInstance.create(':memory:', { threads: '2' });
+  return sharedManifestDb;
 }

@@ -1,17 +1,17 @@
 /**
- * The planner: streams a catalog selection into partition manifests, then writes run.json.
- * Memory holds one partition's refs at a time, whatever the selection's size.
- * If it throws, the plan folder is incomplete (no run.json) and is removed.
+ * The planner: turns a catalog selection into the run's manifest file, then writes run.json.
+ * Memory stays bounded whatever the selection's size: an engine-side catalog writes the manifest
+ * itself (`Catalog.writeManifest`); a streaming catalog's batches go through a DuckDB appender that
+ * spills to disk. If it throws, the plan folder is incomplete (no run.json) and is removed.
  */
-import { rmSync } from 'node:fs';
-import type { Catalog, Selection } from '../catalog/Catalog.js';
+import { mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Catalog, ImageRef, Selection } from '../catalog/Catalog.js';
+import { duckdbString } from '../catalog/sqlQuote.js';
 import { UsageError } from '../util/errors.js';
-import { RunPlanDir, refToManifest, writeJsonAtomically, type PartitionManifest, type RunSpec } from './manifest.js';
-
-export interface PlanResult {
-  partitions: number;
-  images: number;
-}
+import { RunPlanDir, writeJsonAtomically, type RunSpec } from './manifest.js';
 
 export async function planRun(
   catalog: Catalog,
@@ -19,29 +19,48 @@ export async function planRun(
   plan: RunPlanDir,
   spec: Omit<RunSpec, 'partitions' | 'images' | 'query' | 'format' | 'created_at'>,
 ): Promise<RunSpec> {
-  let partitions = 0;
-  let images = 0;
-  let current: PartitionManifest['images'] = [];
-  const flush = () => {
-    writeJsonAtomically(plan.manifestPath(partitions), { format: 1, run_id: spec.run_id, partition: partitions, images: current } satisfies PartitionManifest);
-    partitions++;
-    current = [];
-  };
+  mkdirSync(plan.dir, { recursive: true });
   try {
-    for await (const batch of catalog.select(selection, spec.partition_size)) {
-      for (const ref of batch) {
-        current.push(refToManifest(ref));
-        images++;
-        if (current.length === spec.partition_size) flush();
-      }
-    }
-    if (current.length > 0) flush();
+    const images = catalog.writeManifest
+      ? await catalog.writeManifest(selection, plan.manifestPath, spec.partition_size)
+      : await writeManifestFromBatches(catalog.select(selection, 10_000), plan.manifestPath, spec.partition_size);
     if (images === 0) throw new UsageError(`The selection matched no images; nothing to run (${catalog.describe(selection).split('\n')[0]}).`);
+    const partitions = Math.ceil(images / spec.partition_size);
     const run: RunSpec = { format: 1, created_at: new Date().toISOString(), query: catalog.describe(selection), ...spec, partitions, images };
     writeJsonAtomically(plan.runPath, run);
     return run;
   } catch (e) {
     rmSync(plan.dir, { recursive: true, force: true });
     throw e;
+  }
+}
+
+/** Streamed refs → the manifest Parquet file, numbering partitions in arrival order. */
+export async function writeManifestFromBatches(batches: AsyncIterable<ImageRef[]>, file: string, partitionSize: number): Promise<number> {
+  const instance = await DuckDBInstance.create(':memory:', { memory_limit: '256MB', temp_directory: path.join(os.tmpdir(), `imgpipe-plan-${process.pid}`) });
+  const connection = await instance.connect();
+  try {
+    await connection.run('CREATE TABLE manifest (partition BIGINT, image_name VARCHAR, page_id BIGINT, sha1 VARCHAR)');
+    const appender = await connection.createAppender('manifest');
+    let n = 0;
+    for await (const batch of batches) {
+      for (const ref of batch) {
+        appender.appendBigInt(BigInt(Math.floor(n / partitionSize)));
+        appender.appendVarchar(ref.image_name);
+        if (ref.page_id === null) appender.appendNull();
+        else appender.appendBigInt(ref.page_id);
+        if (ref.sha1 === null) appender.appendNull();
+        else appender.appendVarchar(ref.sha1);
+        appender.endRow();
+        n++;
+      }
+      appender.flushSync();
+    }
+    appender.closeSync();
+    await connection.run(`COPY manifest TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION zstd)`);
+    return n;
+  } finally {
+    connection.disconnectSync();
+    instance.closeSync();
   }
 }
