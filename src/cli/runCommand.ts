@@ -7,12 +7,14 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { Selection } from '../catalog/Catalog.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
+import { DEFAULT_QUEUE } from '../exec/queue/jobs.js';
 import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';
 import type { Device } from '../model/ModelSession.js';
 import { UsageError } from '../util/errors.js';
 import { parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { createProgress, type Progress } from './progress.js';
+import { queueNameOption, redisPasswordFileOption, redisUrlOption, resolveQueueFlags } from './redisOptions.js';
 
 interface RunFlags {
   warehouse?: string;
@@ -33,6 +35,9 @@ interface RunFlags {
   device: Device;
   resume?: string;
   planOnly?: boolean;
+  redis?: string;
+  redisPasswordFile?: string;
+  queue: string;
   json?: boolean;
   quiet?: boolean;
   logLevel?: string;
@@ -62,6 +67,9 @@ export function registerRunCommand(program: Command): void {
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
     .option('--resume <run-id>', 'continue an interrupted run: only partitions not yet done run again')
     .option('--plan-only', 'select and write the plan (manifests, run.json), print the run id, run nothing; execute later with --resume')
+    .addOption(redisUrlOption())
+    .addOption(redisPasswordFileOption())
+    .addOption(queueNameOption())
     .option('--json', 'print one JSON object with the result on stdout')
     .option('--quiet', 'no progress output')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
@@ -75,7 +83,9 @@ Examples:
   imgpipe run --warehouse ./wh --model quality-basic --all
   imgpipe run --warehouse ./wh --model color-embed --category Landscapes --depth 2
   imgpipe run --warehouse ./wh --model ./my-resnet/model.json --sql "SELECT image_name FROM image WHERE width > 1000"
-  imgpipe run --resume 20261125T101500Z-quality-basic-1-3fa2c1`,
+  imgpipe run --resume 20261125T101500Z-quality-basic-1-3fa2c1
+  imgpipe run --warehouse ./wh --model quality-basic --all --executor queue --redis redis://:PASSWORD@redis-host:6379
+    (partitions run on \`imgpipe worker --redis …\` processes, on any number of nodes)`,
     )
     .action(async (flags: RunFlags) => {
       process.exitCode = await runAction(flags);
@@ -110,9 +120,10 @@ function parseSnapshot(raw: string | undefined): string | undefined {
 async function runAction(flags: RunFlags): Promise<number> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = getLogger();
-  if (flags.executor === 'queue') {
-    throw new UsageError('--executor queue is not available in this version yet (Redis/BullMQ workers); use --executor local');
+  if (flags.executor !== 'queue' && (flags.redis !== undefined || flags.redisPasswordFile !== undefined)) {
+    throw new UsageError('--redis and --redis-password-file are for --executor queue: add --executor queue, or drop them');
   }
+  const queue = flags.executor === 'queue' ? resolveQueueFlags(flags) : undefined;
   const selection = parseSelection(flags);
   const options = {
     warehouse: flags.warehouse,
@@ -128,6 +139,8 @@ async function runAction(flags: RunFlags): Promise<number> {
     threads: flags.threads === undefined ? undefined : parseIntegerFlag('--threads', flags.threads, 1, 256),
     device: flags.device,
     resume: flags.resume,
+    executor: flags.executor as 'local' | 'queue',
+    queue,
     log,
   };
   if (flags.resume && (flags.model || flags.warehouse)) {
@@ -178,7 +191,8 @@ async function runAction(flags: RunFlags): Promise<number> {
     process.off('SIGTERM', onSignal);
   }
   if (result.interrupted) {
-    process.stderr.write(`imgpipe: interrupted; nothing committed. Resume with: imgpipe run --resume ${result.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}\n`);
+    const queueFlags = queue ? ` --executor queue --redis ${queue.target.display}${queue.queueName === DEFAULT_QUEUE ? '' : ` --queue ${queue.queueName}`}` : '';
+    process.stderr.write(`imgpipe: interrupted; nothing committed. Resume with: imgpipe run --resume ${result.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}${queueFlags}\n`);
     if (flags.json) process.stdout.write(JSON.stringify(jsonResult(result)) + '\n');
     return 130;
   }
@@ -204,6 +218,9 @@ function jsonResult(r: RunJobResult) {
     error_reasons: r.error_reasons,
     labels: r.labels,
     device: r.device,
+    failed_partitions: r.failed_partitions,
+    /** Summed per-stage busy time across partitions (stages overlap, so they exceed elapsed). */
+    stage_ms: r.metrics,
   };
 }
 
@@ -220,6 +237,9 @@ export function formatSummary(r: RunJobResult): string {
   const labels = Object.entries(r.labels).sort((a, b) => b[1] - a[1]);
   if (labels.length > 0) {
     lines.push(`  labels    ${labels.slice(0, 8).map(([k, v]) => `${k} ${v}`).join(', ')}${labels.length > 8 ? `, … (${labels.length} labels)` : ''}`);
+  }
+  for (const f of r.failed_partitions) {
+    lines.push(`  failed    partition ${f.partition} after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}: ${f.last_error.split('\n')[0]}`);
   }
   lines.push(`  time      ${r.elapsed_s.toFixed(1)} s, ${r.images_per_s} images/s`);
   lines.push(`Query it: duckdb -c "SELECT status, label, count(*) FROM read_parquet('${r.output}/*.parquet') GROUP BY ALL"`);

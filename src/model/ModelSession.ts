@@ -49,6 +49,8 @@ export class ModelSession {
       graphOptimizationLevel: 'all',
       intraOpNumThreads: options.intraOpThreads ?? 0,
       interOpNumThreads: 1,
+      // Decode threads share the cores: onnxruntime's spinning workers would steal their time.
+      extra: { session: { intra_op: { allow_spinning: process.env.IMGPIPE_ORT_SPIN ?? '0' } } },
     };
     let session: ort.InferenceSession | undefined;
     let provider: 'cpu' | 'cuda' = 'cpu';

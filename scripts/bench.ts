@@ -1,0 +1,340 @@
+/**
+ * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--images N] [--no-planning] [--no-sink]`
+ *
+ * Throughput against the machine's own limit, for each model:
+ *   D  decode only: images/s of the exact preprocessing the model needs, all cores (decode pool);
+ *   I  inference only: images/s on ready tensors, all cores, best of batch 1/8/16/32;
+ *   L  the limit: on CPU both stages share the cores, L = 1 / (1/D + 1/I);
+ *   E  end to end: `imgpipe run` (a child process) from selection to committed table; E/L;
+ *   N  naive baseline in the same run: one image at a time, decode → infer, rows written at the end; E/N;
+ * plus peak RSS of the run (driver and its worker threads: one process), the sink's own rows/s, and
+ * planning speed and memory for synthetic selections of 10k, 100k and 10M ids.
+ *
+ * Images: the 100 ImageNet photos in ../shared (repeated to --images, default 400) with
+ * mobilenet-v2 and the built-in models when ../shared exists; the generated demo set otherwise.
+ * Prints a table, writes bench/results/bench-<time>.json. Figures are noisy on shared machines:
+ * compare ratios from one run.
+ */
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { WarehouseByteSource } from '../src/bytes/WarehouseByteSource.js';
+import { duckdbString } from '../src/catalog/sqlQuote.js';
+import { importFolder } from '../src/catalog/importFolder.js';
+import { initWarehouse } from '../src/catalog/initWarehouse.js';
+import { DecodePool } from '../src/decode/DecodePool.js';
+import { preprocess } from '../src/decode/preprocess.js';
+import { loadModel, type LoadedModel } from '../src/model/loadModelCard.js';
+import { ModelSession } from '../src/model/ModelSession.js';
+import { activate, normalizeEmbedding, topK } from '../src/model/postprocess.js';
+import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
+import type { ResultRow } from '../src/sink/resultRow.js';
+import { benchSink } from './benchSink.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const SHARED = path.resolve(ROOT, '..', 'shared');
+const SHARED_MODELS = path.join(SHARED, 'models');
+const SHARED_IMAGES = path.join(SHARED, 'images', 'imagenet-sample');
+/** Measured by the issue's author on this machine kind; not reproducible here (no PyTorch). */
+const PYTORCH_DATALOADER_IMG_S = 22;
+
+interface Args {
+  json: boolean;
+  quick: boolean;
+  models: string[];
+  images: number;
+  planning: boolean;
+  sink: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { json: false, quick: false, models: [], images: 400, planning: true, sink: true };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') a.json = true;
+    else if (arg === '--quick') a.quick = true;
+    else if (arg === '--no-planning') a.planning = false;
+    else if (arg === '--no-sink') a.sink = false;
+    else if (arg === '--model') a.models.push(argv[++i] ?? '');
+    else if (arg === '--images') a.images = Number(argv[++i]);
+    else throw new Error(`unknown argument ${arg}; see the comment at the top of scripts/bench.ts`);
+  }
+  if (!Number.isInteger(a.images) || a.images < 10) throw new Error(`Expected integer of at least 10 for --images but received ${a.images}`);
+  return a;
+}
+
+const log = (s: string) => process.stderr.write(s + '\n');
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Run a command, sampling its peak RSS (VmHWM) from /proc while it runs. */
+function runMeasured(args: string[]): Promise<{ code: number; stdout: string; stderr: string; peakRssMB: number; wallS: number }> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let peak = 0;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setInterval(() => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      } catch {
+        // exited
+      }
+    }, 25);
+    child.on('close', (code) => {
+      clearInterval(timer);
+      resolve({ code: code ?? -1, stdout, stderr, peakRssMB: round(peak, 0), wallS: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+async function buildDataset(dir: string, images: number): Promise<{ warehouse: string; source: string }> {
+  const warehouse = path.join(dir, 'wh');
+  if (existsSync(SHARED_IMAGES)) {
+    const src = path.join(dir, 'photos');
+    mkdirSync(src, { recursive: true });
+    const files = readdirSync(SHARED_IMAGES).filter((f) => /\.jpe?g$/i.test(f)).sort();
+    for (let i = 0; i < images; i++) copyFileSync(path.join(SHARED_IMAGES, files[i % files.length]!), path.join(src, `r${Math.floor(i / files.length)}_${files[i % files.length]}`));
+    await initWarehouse(warehouse);
+    await importFolder(src, warehouse);
+    return { warehouse, source: `${images} ImageNet sample photos (../shared, ${files.length} distinct, repeated)` };
+  }
+  await initWarehouse(warehouse, { demo: true });
+  return { warehouse, source: 'the generated demo set (../shared absent)' };
+}
+
+async function loadAllBytes(warehouse: string): Promise<Uint8Array[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  const names = (await c.runAndReadAll(`SELECT image_name FROM read_parquet(${duckdbString(path.join(warehouse, 'image_bytes', '*.parquet'))}) ORDER BY 1`)).getRows().map((r) => String(r[0]));
+  c.disconnectSync();
+  db.closeSync();
+  const source = await WarehouseByteSource.open(warehouse);
+  const found = await source.fetch(names);
+  source.close();
+  return names.map((n) => found.get(n)!).filter((b) => b && b.length > 0);
+}
+
+/** D: the model's preprocessing on all cores, two tasks in flight per thread. */
+async function measureDecode(model: LoadedModel, bytes: Uint8Array[], minSeconds: number): Promise<number> {
+  const pool = DecodePool.create();
+  const inFlight = pool.threads * 2;
+  await Promise.all(bytes.slice(0, inFlight).map((b) => pool.decode(b.slice(), model.card.input, 1e9)));
+  const started = performance.now();
+  let done = 0;
+  while ((performance.now() - started) / 1000 < minSeconds) {
+    let next = 0;
+    const worker = async () => {
+      while (next < bytes.length) {
+        const b = bytes[next++]!;
+        await pool.decode(b.slice(), model.card.input, 1e9);
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+  }
+  const rate = done / ((performance.now() - started) / 1000);
+  await pool.close();
+  return rate;
+}
+
+/** I: inference on ready tensors, best batch size. */
+async function measureInference(model: LoadedModel, minSeconds: number): Promise<{ rate: number; batch: number; byBatch: Record<number, number> }> {
+  const session = await ModelSession.create(model, { device: 'cpu' });
+  const byBatch: Record<number, number> = {};
+  const batches = session.fixedBatch ? [session.fixedBatch] : [1, 8, 16, 32];
+  for (const batch of batches) {
+    const input = model.card.input.dtype === 'uint8' ? new Uint8Array(batch * session.valuesPerImage) : new Float32Array(batch * session.valuesPerImage).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
+    await session.run(input, batch);
+    const started = performance.now();
+    let images = 0;
+    while ((performance.now() - started) / 1000 < minSeconds) {
+      await session.run(input, batch);
+      images += batch;
+    }
+    byBatch[batch] = images / ((performance.now() - started) / 1000);
+  }
+  await session.close();
+  const [batch, rate] = Object.entries(byBatch).sort((a, b) => b[1] - a[1])[0]!;
+  return { rate, batch: Number(batch), byBatch };
+}
+
+/** N: what a user would write first — one image at a time, decode then infer, write at the end. */
+async function measureNaive(model: LoadedModel, bytes: Uint8Array[], dir: string): Promise<number> {
+  const session = await ModelSession.create(model, { device: 'cpu' });
+  sharp.concurrency(os.availableParallelism());
+  const rows: ResultRow[] = [];
+  const started = performance.now();
+  for (let i = 0; i < bytes.length; i++) {
+    const decoded = await preprocess(bytes[i]!, model.card.input, 1e9);
+    const out = await session.run(decoded.tensor, 1);
+    const row: ResultRow = { image_name: `img_${i}`, page_id: BigInt(i), sha1: null, status: 'ok', error: null, label: null, score: null, top_k: null, embedding: null, width: decoded.width, height: decoded.height, run_id: 'naive', processed_at: Date.now() };
+    if (model.card.task === 'classifier') {
+      const top = topK(activate(out, model.card.output.activation), model.labels!, model.card.output.top_k);
+      Object.assign(row, { label: top[0]!.label, score: top[0]!.score, top_k: top });
+    } else row.embedding = normalizeEmbedding(out, model.card.output.normalize);
+    rows.push(row);
+  }
+  const writer = createParquetPartWriter(path.join(dir, 'naive', `${model.card.name}.parquet`));
+  await writer.write(rows);
+  await writer.close();
+  const rate = bytes.length / ((performance.now() - started) / 1000);
+  await session.close();
+  return rate;
+}
+
+interface ModelFigures {
+  model: string;
+  task: string;
+  images: number;
+  D: number;
+  I: number;
+  I_batch: number;
+  I_by_batch: Record<number, number>;
+  L: number;
+  E: number;
+  E_over_L: number;
+  N: number;
+  E_over_N: number;
+  E_over_pytorch: number | null;
+  run_peak_rss_mb: number;
+  run_wall_s: number;
+  stage_ms: Record<string, number>;
+}
+
+async function benchModel(name: string, modelsDirs: string[], warehouse: string, bytes: Uint8Array[], dir: string, quick: boolean): Promise<ModelFigures> {
+  const model = await loadModel(name, modelsDirs);
+  const seconds = quick ? 1 : 3;
+  log(`[${model.qualifiedName}] decode only …`);
+  const D = await measureDecode(model, bytes, seconds);
+  log(`[${model.qualifiedName}] inference only …`);
+  const inf = await measureInference(model, quick ? 1 : 2);
+  const L = 1 / (1 / D + 1 / inf.rate);
+  log(`[${model.qualifiedName}] end to end (imgpipe run) …`);
+  const e2e = await runMeasured(['run', '--warehouse', warehouse, '--partitions-dir', path.join(dir, 'partitions'), ...modelsDirs.flatMap((d) => ['--models-dir', d]), '--model', name, '--all', '--table', `bench_${model.card.name.replace(/[^a-z0-9_]/g, '_')}`, '--batch-size', String(inf.batch), '--json', '--quiet']);
+  if (e2e.code !== 0) throw new Error(`imgpipe run failed (${e2e.code}): ${e2e.stderr}`);
+  const result = JSON.parse(e2e.stdout) as { selected: number; elapsed_s: number; stage_ms: Record<string, number> };
+  const E = result.selected / result.elapsed_s;
+  log(`[${model.qualifiedName}] naive baseline …`);
+  const N = await measureNaive(model, quick ? bytes.slice(0, 100) : bytes, dir);
+  return {
+    model: model.qualifiedName,
+    task: model.card.task,
+    images: result.selected,
+    D: round(D),
+    I: round(inf.rate),
+    I_batch: inf.batch,
+    I_by_batch: Object.fromEntries(Object.entries(inf.byBatch).map(([k, v]) => [k, round(v)])),
+    L: round(L),
+    E: round(E),
+    E_over_L: round(E / L, 2),
+    N: round(N),
+    E_over_N: round(E / N, 2),
+    E_over_pytorch: model.card.name === 'mobilenet-v2' ? round(E / PYTORCH_DATALOADER_IMG_S, 2) : null,
+    run_peak_rss_mb: e2e.peakRssMB,
+    run_wall_s: round(e2e.wallS, 2),
+    stage_ms: result.stage_ms,
+  };
+}
+
+interface PlanningFigure {
+  ids: number;
+  seconds: number;
+  ids_per_s: number;
+  peak_rss_mb: number;
+}
+
+async function benchPlanning(dir: string, quick: boolean): Promise<PlanningFigure[]> {
+  const warehouse = path.join(dir, 'synthetic');
+  await initWarehouse(warehouse);
+  const total = quick ? 1_000_000 : 10_000_000;
+  log(`[planning] building a synthetic image table of ${total} rows …`);
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  await c.run(`COPY (SELECT 'File_' || lpad(i::VARCHAR, 9, '0') || '.jpg' AS image_name, i::BIGINT AS page_id, md5(i::VARCHAR) || '00000000' AS sha1, 'BITMAP' AS media_type, 'image/jpeg' AS mime, 640::INTEGER AS width, 480::INTEGER AS height, 100000::BIGINT AS size, TIMESTAMP '2020-01-01' AS uploaded_at FROM range(${total}) t(i)) TO ${duckdbString(path.join(warehouse, 'image', 'data.parquet'))} (FORMAT parquet)`);
+  c.disconnectSync();
+  db.closeSync();
+  const figures: PlanningFigure[] = [];
+  for (const ids of [10_000, 100_000, total]) {
+    const selection = ids === total ? ['--all'] : ['--sql', `SELECT image_name FROM image WHERE page_id < ${ids}`];
+    log(`[planning] ${ids} ids …`);
+    const r = await runMeasured(['run', '--warehouse', warehouse, '--partitions-dir', path.join(dir, 'plans'), '--model', 'quality-basic', ...selection, '--plan-only', '--json']);
+    if (r.code !== 0) throw new Error(`plan failed: ${r.stderr}`);
+    const p = JSON.parse(r.stdout) as { selected: number; elapsed_s: number };
+    figures.push({ ids: p.selected, seconds: p.elapsed_s, ids_per_s: Math.round(p.selected / p.elapsed_s), peak_rss_mb: r.peakRssMB });
+    rmSync(path.join(dir, 'plans'), { recursive: true, force: true });
+  }
+  return figures;
+}
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  return cells.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ') + (j === 0 ? '\n' + widths.map((w) => '-'.repeat(w)).join('  ') : '')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'imgpipe-bench-'));
+  const machine = {
+    cpus: os.availableParallelism(),
+    cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    libvips: sharp.versions.vips,
+    onnxruntime: ort.env.versions.node,
+    load_average: os.loadavg().map((x) => round(x, 2)),
+  };
+  try {
+    const shared = existsSync(path.join(SHARED_MODELS, 'mobilenet-v2', 'model.json')) && existsSync(SHARED_IMAGES);
+    const modelsDirs = shared ? [SHARED_MODELS] : [];
+    const models = [...(shared ? ['mobilenet-v2'] : []), 'quality-basic', 'color-embed', ...args.models];
+    if (!shared) log(`note: ${SHARED} absent: benchmarking the built-in models on the demo set`);
+    const { warehouse, source } = await buildDataset(dir, args.quick ? Math.min(args.images, 200) : args.images);
+    const bytes = await loadAllBytes(warehouse);
+    const figures: ModelFigures[] = [];
+    for (const m of models) figures.push(await benchModel(m, modelsDirs, warehouse, bytes, dir, args.quick));
+    const sink = args.sink ? await benchSink({ rows: args.quick ? 5_000 : 20_000, repeats: args.quick ? 1 : 3, only: ['pw-tuned-snappy'], workloads: ['classification', 'embedding-2048'], memory: false }) : null;
+    const planning = args.planning ? await benchPlanning(dir, args.quick) : [];
+    const result = { at: new Date().toISOString(), machine, images: source, models: figures, sink: sink?.figures.map((f) => ({ workload: f.workload, writer: f.writer, rows_per_s: Math.round(f.rowsPerSecond) })) ?? [], planning, pytorch_dataloader_reference_img_s: PYTORCH_DATALOADER_IMG_S };
+    mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+    const out = path.join(ROOT, 'bench', 'results', `bench-${result.at.replace(/[:.]/g, '-')}.json`);
+    writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
+    if (args.json) {
+      process.stdout.write(JSON.stringify(result) + '\n');
+      return;
+    }
+    const lines = [
+      `imgpipe bench — ${machine.cpus} × ${machine.cpu_model}, node ${machine.node}, libvips ${machine.libvips}, onnxruntime ${machine.onnxruntime}, load ${machine.load_average.join(' ')}`,
+      `images: ${source}`,
+      '',
+      table(
+        ['model', 'D img/s', 'I img/s (batch)', 'L img/s', 'E img/s', 'E/L', 'N img/s', 'E/N', 'E/PyTorch', 'run peak RSS MB'],
+        figures.map((f) => [f.model, f.D, `${f.I} (${f.I_batch})`, f.L, f.E, f.E_over_L, f.N, f.E_over_N, f.E_over_pytorch ?? '-', f.run_peak_rss_mb]),
+      ),
+      '',
+      'D decode only, I inference only (all cores each), L = 1/(1/D + 1/I) the CPU limit, E end to end (imgpipe run, selection → committed table),',
+      `N naive one-at-a-time baseline, E/PyTorch against ${PYTORCH_DATALOADER_IMG_S} img/s (torchvision DataLoader + PyTorch, measured by the issue's author; not reproducible here).`,
+    ];
+    if (sink) lines.push('', table(['sink workload', 'rows/s (one core)'], sink.figures.map((f) => [f.workload, Math.round(f.rowsPerSecond)])));
+    if (planning.length) lines.push('', table(['planning ids', 'seconds', 'ids/s', 'peak RSS MB'], planning.map((p) => [p.ids, p.seconds, p.ids_per_s, p.peak_rss_mb])));
+    lines.push('', `JSON: ${path.relative(process.cwd(), out)}`);
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exitCode = 1;
+});
