@@ -94,7 +94,7 @@ describe('imgpipe run, classifier over the demo warehouse', () => {
   });
 
   it('re-running the same model and snapshot replaces the partition', async () => {
-    const again = runJson(['--model', 'quality-basic', '--all', '--partition-size', '200', '--snapshot', '2026-01-01']);
+    const again = runJson(['--model', 'quality-basic', '--all', '--partition-size', '200', '--snapshot', '2026-01-01', '--compact-below', '0']);
     const rows = await query(`SELECT run_id, count(*) AS n FROM read_parquet(${snapshotGlob(again.output)}) GROUP BY 1`);
     expect(rows).toEqual([{ run_id: again.run_id, n: BigInt(imageTable.length) }]);
     expect(readdirSync(again.output).filter((f) => f.endsWith('.parquet'))).toHaveLength(Math.ceil(imageTable.length / 200));

@@ -24,3 +24,12 @@ export function parseIntegerFlag(name: string, raw: string, min: number, max: nu
   }
   return value;
 }
+
+/** Parse a size flag like `256MB`, `1.5GiB`, `4096` (bytes); KB/MB/GB are powers of 1024, as DuckDB reads them. */
+export function parseByteSizeFlag(name: string, raw: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?\s*$/i.exec(raw);
+  if (!m) throw invalidParameterError(name, 'a size such as 256MB, 1GB or a number of bytes', raw);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const factor = unit.startsWith('k') ? 2 ** 10 : unit.startsWith('m') ? 2 ** 20 : unit.startsWith('g') ? 2 ** 30 : 1;
+  return Math.round(Number(m[1]) * factor);
+}
