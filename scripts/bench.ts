@@ -33,6 +33,7 @@ import { loadModel, type LoadedModel } from '../src/model/loadModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
 import { activate, normalizeEmbedding, topK } from '../src/model/postprocess.js';
 import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
+import { wrapModelUint8 } from '../src/model/wrapModel.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
 import { benchSink } from './benchSink.js';
 
@@ -239,7 +240,7 @@ async function benchModel(name: string, modelsDirs: string[], warehouse: string,
     E_over_L: round(E / L, 2),
     N: round(N),
     E_over_N: round(E / N, 2),
-    E_over_pytorch: model.card.name === 'mobilenet-v2' ? round(E / PYTORCH_DATALOADER_IMG_S, 2) : null,
+    E_over_pytorch: model.card.name.startsWith('mobilenet-v2') ? round(E / PYTORCH_DATALOADER_IMG_S, 2) : null,
     run_peak_rss_mb: e2e.peakRssMB,
     run_wall_s: round(e2e.wallS, 2),
     stage_ms: result.stage_ms,
@@ -296,8 +297,12 @@ async function main(): Promise<void> {
   };
   try {
     const shared = existsSync(path.join(SHARED_MODELS, 'mobilenet-v2', 'model.json')) && existsSync(SHARED_IMAGES);
-    const modelsDirs = shared ? [SHARED_MODELS] : [];
-    const models = [...(shared ? ['mobilenet-v2'] : []), 'quality-basic', 'color-embed', ...args.models];
+    // The uint8 NHWC variant (`imgpipe models wrap`): normalization in the graph, no float loop in JS.
+    const wrappedDir = path.join(dir, 'models');
+    if (shared) await wrapModelUint8('mobilenet-v2', [SHARED_MODELS], wrappedDir);
+    await wrapModelUint8('quality-basic', [], wrappedDir);
+    const modelsDirs = shared ? [SHARED_MODELS, wrappedDir] : [wrappedDir];
+    const models = [...(shared ? ['mobilenet-v2', 'mobilenet-v2-u8'] : []), 'quality-basic', 'quality-basic-u8', 'color-embed', ...args.models];
     if (!shared) log(`note: ${SHARED} absent: benchmarking the built-in models on the demo set`);
     const { warehouse, source } = await buildDataset(dir, args.quick ? Math.min(args.images, 200) : args.images);
     const bytes = await loadAllBytes(warehouse);

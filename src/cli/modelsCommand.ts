@@ -3,6 +3,7 @@
  */
 import { Command, Option } from 'commander';
 import { addModel, PRESETS } from '../model/addModel.js';
+import { wrapModelUint8 } from '../model/wrapModel.js';
 import { listModelCards, loadModel, modelSearchPath } from '../model/loadModelCard.js';
 import { UsageError } from '../util/errors.js';
 
@@ -37,6 +38,18 @@ export function registerModelsCommand(program: Command): void {
     .action(async (name: string, flags: { modelsDir: string[] }) => {
       const m = await loadModel(name, flags.modelsDir);
       process.stdout.write(JSON.stringify({ ...m.card, card_path: m.cardPath, onnx_path: m.onnxPath, sha256_verified: true, label_count: m.labels?.length ?? null }, null, 2) + '\n');
+    });
+  models
+    .command('wrap <name>')
+    .description('Write <name>-u8: the same model taking uint8 NHWC pixels, with Cast, layout and normalization folded into the graph.')
+    .option('--models-dir <dir>', 'extra folder of model cards to find <name> in (repeatable)', collect, [])
+    .option('--out-dir <dir>', 'where the new card folder goes (default: first of $IMGPIPE_MODELS, else the project models/)')
+    .option('--name <name>', 'name of the new model (default: <name>-u8)')
+    .addHelpText('after', '\nExample:\n  imgpipe models wrap mobilenet-v2 --models-dir ../shared/models --out-dir ./models\n  imgpipe run --model mobilenet-v2-u8 --models-dir ./models …')
+    .action(async (name: string, flags: { modelsDir: string[]; outDir?: string; name?: string }) => {
+      const outDir = flags.outDir ?? modelSearchPath([]).at(process.env.IMGPIPE_MODELS ? 0 : -1)!;
+      const { cardPath, card } = await wrapModelUint8(name, flags.modelsDir, outDir, flags.name);
+      process.stdout.write(`Wrote ${cardPath} (${card.name}: input ${card.input.name} uint8 NHWC ${card.input.width}x${card.input.height})\n`);
     });
   models
     .command('add <model.onnx>')
