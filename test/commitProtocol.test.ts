@@ -29,22 +29,22 @@ const summary = (runId = RUN): RunSummaryFile => ({
 });
 
 describe('commit protocol', () => {
-  it('the first committed attempt of a partition wins; a later one is removed', () => {
+  it('the first committed attempt of a partition wins; a later one is removed', async () => {
     const table = path.join(tmp.dir, 't');
     const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
     const c = new Committer(table, RUN, 'm-1', '2026-01-01');
-    c.setupJob();
+    await c.setupJob();
     const a = stagedAttempt(table, 0, '1-aaaa', 'first');
     const b = stagedAttempt(table, 0, '2-bbbb', 'second');
-    expect(c.commitTask(a, plan)).toBe(true);
-    expect(c.commitTask(b, plan)).toBe(false);
+    expect(await c.commitTask(a, plan)).toBe(true);
+    expect(await c.commitTask(b, plan)).toBe(false);
     expect(readFileSync(path.join(c.committedDir, 'part-00000.parquet'), 'utf8')).toBe('first');
     expect(existsSync(path.dirname(a.staged_path))).toBe(false);
     expect(existsSync(path.dirname(b.staged_path))).toBe(false);
     expect(plan.readDone(0)!.staged_path).toBe(path.join(c.committedDir, 'part-00000.parquet'));
   });
 
-  it('commitJob swaps the run in, replacing an older snapshot, and leaves no staging', () => {
+  it('commitJob swaps the run in, replacing an older snapshot, and leaves no staging', async () => {
     const table = path.join(tmp.dir, 't');
     const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
     const old = path.join(table, 'model=m-1', 'snapshot=2026-01-01');
@@ -52,50 +52,50 @@ describe('commit protocol', () => {
     writeFileSync(path.join(old, 'part-00000.parquet'), 'old');
     writeFileSync(path.join(old, 'part-00007.parquet'), 'old, a part the new run does not have');
     const c = new Committer(table, RUN, 'm-1', '2026-01-01');
-    c.setupJob();
-    c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
-    c.commitTask(stagedAttempt(table, 1, '1-b', 'new1'), plan);
-    expect(c.commitJob(summary())).toBe(true);
+    await c.setupJob();
+    await c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
+    await c.commitTask(stagedAttempt(table, 1, '1-b', 'new1'), plan);
+    expect(await c.commitJob(summary())).toBe(true);
     expect(readdirSync(old).sort()).toEqual(['_SUCCESS', '_summary.json', 'part-00000.parquet', 'part-00001.parquet']);
     expect(readFileSync(path.join(old, 'part-00000.parquet'), 'utf8')).toBe('new0');
     expect(existsSync(path.join(table, '_staging'))).toBe(false);
-    expect(c.alreadyCommitted()).toBe(true);
+    expect(await c.alreadyCommitted()).toBe(true);
     // A resumed driver that runs commitJob again changes nothing.
-    expect(c.commitJob(summary())).toBe(false);
+    expect(await c.commitJob(summary())).toBe(false);
     expect(readFileSync(path.join(old, 'part-00001.parquet'), 'utf8')).toBe('new1');
   });
 
-  it('a driver that died between the two renames finishes the swap on resume', () => {
+  it('a driver that died between the two renames finishes the swap on resume', async () => {
     const table = path.join(tmp.dir, 't');
     const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
     const c = new Committer(table, RUN, 'm-1', '2026-01-01');
-    c.setupJob();
-    c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
+    await c.setupJob();
+    await c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
     // Simulate: the old snapshot was already moved aside, the new one not yet moved in.
     mkdirSync(path.join(c.stagingDir, 'replaced'), { recursive: true });
     expect(existsSync(c.finalDir)).toBe(false);
-    expect(c.commitJob(summary())).toBe(true);
+    expect(await c.commitJob(summary())).toBe(true);
     expect(readFileSync(path.join(c.finalDir, 'part-00000.parquet'), 'utf8')).toBe('new0');
     expect(existsSync(c.stagingDir)).toBe(false);
   });
 
-  it('refuses to commit when its staged parts are gone and another run holds the snapshot', () => {
+  it('refuses to commit when its staged parts are gone and another run holds the snapshot', async () => {
     const table = path.join(tmp.dir, 't');
     const other = new Committer(table, 'run-0', 'm-1', '2026-01-01');
-    other.setupJob();
-    other.commitJob(summary('run-0'));
+    await other.setupJob();
+    await other.commitJob(summary('run-0'));
     const c = new Committer(table, RUN, 'm-1', '2026-01-01');
-    expect(() => c.commitJob(summary())).toThrow(`Cannot commit run ${RUN}: ${c.committedDir} is missing and ${c.finalDir} holds another run`);
+    await expect(c.commitJob(summary())).rejects.toThrow(`Cannot commit run ${RUN}: ${c.committedDir} is missing and ${c.finalDir} holds another run`);
   });
 
-  it('abortTask and abortJob never throw and are harmless twice', () => {
+  it('abortTask and abortJob never throw and are harmless twice', async () => {
     const c = new Committer(path.join(tmp.dir, 't'), RUN, 'm-1', '2026-01-01');
-    c.setupJob();
+    await c.setupJob();
     const dir = attemptDir(c.tableLocation, RUN, 3, '1-x');
-    c.abortTask(dir);
-    c.abortTask(dir);
-    c.abortJob();
-    c.abortJob();
+    await c.abortTask(dir);
+    await c.abortTask(dir);
+    await c.abortJob();
+    await c.abortJob();
     expect(existsSync(c.stagingDir)).toBe(false);
   });
 });

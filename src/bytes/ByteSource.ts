@@ -13,4 +13,4 @@ export interface ByteSource {
 }
 
 /** Serializable description of a byte source, carried in run.json and job payloads. */
-export type ByteSourceSpec = { kind: 'warehouse'; warehouseDir: string };
+export type { ByteSourceSpec } from './byteSourceSpec.js';

@@ -1,7 +1,7 @@
 /**
  * The catalog: where the driver selects images and registers committed partitions. Driver-only.
  * Two implementations share this interface: the embedded warehouse (DuckDB over Hive-layout Parquet,
- * `EmbeddedCatalog`) and Hive (HiveServer2, a later issue).
+ * `EmbeddedCatalog`) and Hive (HiveServer2 through hive-driver, `HiveCatalog`).
  *
  * Call sequence: open → select (once per run, streamed) → registerPartition (after a commit) → close.
  */
@@ -17,6 +17,16 @@ export type Selection =
   | { kind: 'all' }
   | { kind: 'category'; category: string; depth: number }
   | { kind: 'sql'; sql: string };
+
+export interface CarriedRows {
+  /** Previous rows whose image is no longer selected (deleted files). */
+  dropped: number;
+  rows: number;
+  ok: number;
+  error: number;
+  error_reasons: Record<string, number>;
+  labels: Record<string, number>;
+}
 
 export interface PartitionRegistration {
   table: string;
@@ -43,12 +53,25 @@ export interface Catalog {
    */
   writeManifest?(selection: Selection, file: string, partitionSize: number): Promise<number>;
 
+  /**
+   * Optional, for `run --incremental` (src/plan/incremental.ts): like writeManifest, but only the
+   * selected images whose (image_name, sha1) has no carryable row in `previousDir`'s Parquet files.
+   */
+  writeChangedManifest?(selection: Selection, previousDir: string, file: string, partitionSize: number): Promise<number>;
+
+  /**
+   * Optional, for `run --incremental`: write the carryable rows of `previousDir` whose
+   * (image_name, sha1) is still selected into one Parquet file (same columns), sorted by image_name.
+   * Returns their counts.
+   */
+  writeCarriedRows?(selection: Selection, previousDir: string, file: string): Promise<CarriedRows>;
+
   /** Human-readable description of the selection's query, for run.json. */
   describe(selection: Selection): string;
 
   /** Make a committed partition visible to readers of the catalog. Idempotent. */
   registerPartition(registration: PartitionRegistration): Promise<void>;
 
-  /** Release handles; calling it twice is harmless. */
-  close(): void;
+  /** Release handles (Hive: close the session); calling it twice is harmless; never throws. */
+  close(): void | Promise<void>;
 }

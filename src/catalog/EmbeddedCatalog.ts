@@ -9,7 +9,8 @@ import path from 'node:path';
 import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
 import { duckdbString } from './sqlQuote.js';
-import type { Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
+import { CARRYABLE } from '../plan/incremental.js';
+import type { CarriedRows, Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
 import { EmbeddedMetastore } from './EmbeddedMetastore.js';
 
 export class EmbeddedCatalog implements Catalog {
@@ -103,6 +104,45 @@ export class EmbeddedCatalog implements Catalog {
     }
   }
 
+  async writeChangedManifest(selection: Selection, previousDir: string, file: string, partitionSize: number): Promise<number> {
+    const [sql, values] = await this.selectionQuery(selection);
+    const changed = `SELECT s.image_name, s.page_id, s.sha1 FROM (${sql}) s ANTI JOIN (SELECT p.image_name, p.sha1 FROM ${previousRows(previousDir)} p WHERE ${CARRYABLE}) p ON p.image_name = s.image_name AND p.sha1 = s.sha1 ORDER BY s.image_name`;
+    const copy = `COPY (SELECT ((row_number() OVER ()) - 1) // ${Math.trunc(partitionSize)} AS partition, image_name, page_id, sha1 FROM (${changed})) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION zstd)`;
+    try {
+      const reader = await this.connection.runAndReadAll(copy, values);
+      return Number(reader.getRows()[0]?.[0] ?? 0);
+    } catch (e) {
+      throw selectionError(selection, e);
+    }
+  }
+
+  async writeCarriedRows(selection: Selection, previousDir: string, file: string): Promise<CarriedRows> {
+    const [sql, values] = await this.selectionQuery(selection);
+    const carried = `SELECT p.* FROM ${previousRows(previousDir)} p SEMI JOIN (${sql}) s ON p.image_name = s.image_name AND p.sha1 = s.sha1 WHERE ${CARRYABLE} ORDER BY p.image_name`;
+    try {
+      await this.connection.run(`COPY (${carried}) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION snappy)`, values);
+      const counts = await this.connection.runAndReadAll(
+        `SELECT status, coalesce(error, label) AS what, count(*) AS n FROM read_parquet(${duckdbString(file)}) GROUP BY ALL`,
+      );
+      const gone = await this.connection.runAndReadAll(`SELECT count(*) FROM ${previousRows(previousDir)} p ANTI JOIN (${sql}) s ON p.image_name = s.image_name`, values);
+      const result: CarriedRows = { dropped: Number(gone.getRows()[0]![0]), rows: 0, ok: 0, error: 0, error_reasons: {}, labels: {} };
+      for (const [status, what, n] of counts.getRows()) {
+        const count = Number(n);
+        result.rows += count;
+        if (status === 'ok') {
+          result.ok += count;
+          if (what !== null) result.labels[String(what)] = (result.labels[String(what)] ?? 0) + count;
+        } else {
+          result.error += count;
+          result.error_reasons[String(what)] = (result.error_reasons[String(what)] ?? 0) + count;
+        }
+      }
+      return result;
+    } catch (e) {
+      throw selectionError(selection, e);
+    }
+  }
+
   async registerPartition(registration: PartitionRegistration): Promise<void> {
     this.metastore.register(registration);
   }
@@ -132,6 +172,11 @@ SELECT DISTINCT i.image_name, i.page_id, i.sha1
 FROM categorylinks cl JOIN (SELECT DISTINCT category FROM tree) t ON cl.category = t.category
 JOIN image i ON i.page_id = cl.page_id
 ORDER BY i.image_name`;
+
+/** A committed snapshot's result rows, without the Hive partition columns of its path. */
+function previousRows(dir: string): string {
+  return `read_parquet(${duckdbString(path.join(dir, '*.parquet'))}, hive_partitioning = false)`;
+}
 
 function userSqlWrapper(sql: string): string {
   const body = sql.trim().replace(/;\s*$/, '');

@@ -52,3 +52,17 @@ export function hiveString(value: string): string {
     .replaceAll(';', '\\;');
   return `'${escaped}'`;
 }
+
+/** Hive `database.table`: both checked, each back-quoted. */
+export function hiveQualified(database: string, table: string): string {
+  return `${hiveIdentifier(database, 'database name')}.${hiveIdentifier(table, 'table name')}`;
+}
+
+/**
+ * A parenthesized list of HiveQL string literals for `IN (…)`.
+ * @throws {UsageError} when the list is empty (`IN ()` is not HiveQL) or a value holds a NUL.
+ */
+export function hiveStringList(values: readonly string[]): string {
+  if (values.length === 0) throw new UsageError('Expected at least one value for an IN list but received none');
+  return `(${values.map(hiveString).join(', ')})`;
+}

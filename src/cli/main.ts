@@ -5,9 +5,15 @@
  * 2 bad usage or input (bad flag, unknown model, bad card, SQL error), 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
+import { registerCompactCommand } from './compactCommand.js';
 import { registerDoctorCommand } from './doctorCommand.js';
+import { registerExportCommand } from './exportCommand.js';
 import { registerModelsCommand } from './modelsCommand.js';
+import { registerReportCommand } from './reportCommand.js';
 import { registerRunCommand } from './runCommand.js';
+import { registerStatusCommand } from './statusCommand.js';
+import { registerTrainCommand } from './trainCommand.js';
+import { registerWorkerCommand } from './workerCommand.js';
 import { registerWarehouseCommand } from './warehouseCommand.js';
 import { UsageError } from '../util/errors.js';
 import { getLogger } from '../util/log.js';
@@ -21,6 +27,12 @@ export function buildProgram(): Command {
     .exitOverride();
   registerWarehouseCommand(program);
   registerRunCommand(program);
+  registerWorkerCommand(program);
+  registerStatusCommand(program);
+  registerTrainCommand(program);
+  registerReportCommand(program);
+  registerCompactCommand(program);
+  registerExportCommand(program);
   registerModelsCommand(program);
   registerDoctorCommand(program);
   program.addHelpText(

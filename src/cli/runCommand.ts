@@ -11,8 +11,9 @@ import { DEFAULT_QUEUE } from '../exec/queue/jobs.js';
 import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';
 import type { Device } from '../model/ModelSession.js';
 import { UsageError } from '../util/errors.js';
-import { parseIntegerFlag } from '../util/is.js';
+import { parseByteSizeFlag, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
+import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
 import { createProgress, type Progress } from './progress.js';
 import { queueNameOption, redisPasswordFileOption, redisUrlOption, resolveQueueFlags } from './redisOptions.js';
 
@@ -35,6 +36,8 @@ interface RunFlags {
   device: Device;
   resume?: string;
   planOnly?: boolean;
+  incremental?: boolean;
+  compactBelow: string;
   redis?: string;
   redisPasswordFile?: string;
   queue: string;
@@ -46,7 +49,7 @@ interface RunFlags {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerRunCommand(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description('Select images, plan partitions, run a model over them and commit a Parquet table partition.')
     .option('--warehouse <dir>', 'embedded warehouse folder (made by `warehouse init`)')
@@ -66,6 +69,8 @@ export function registerRunCommand(program: Command): void {
     .option('--threads <n>', `decode worker threads (default: ${os.availableParallelism()}, the cores)`)
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
     .option('--resume <run-id>', 'continue an interrupted run: only partitions not yet done run again')
+    .option('--incremental', "score only images new or changed (by sha1) since this model's previous snapshot; carry the rest forward")
+    .option('--compact-below <size>', 'compact the committed snapshot when its part files average under this size (0: never)', '32MB')
     .option('--plan-only', 'select and write the plan (manifests, run.json), print the run id, run nothing; execute later with --resume')
     .addOption(redisUrlOption())
     .addOption(redisPasswordFileOption())
@@ -90,6 +95,7 @@ Examples:
     .action(async (flags: RunFlags) => {
       process.exitCode = await runAction(flags);
     });
+  for (const option of clusterOptions()) command.addOption(option);
 }
 
 function parseSelection(flags: RunFlags): Selection | undefined {
@@ -125,7 +131,10 @@ async function runAction(flags: RunFlags): Promise<number> {
   }
   const queue = flags.executor === 'queue' ? resolveQueueFlags(flags) : undefined;
   const selection = parseSelection(flags);
+  // Hive catalog, HTTP bytes, WebHDFS output (clusterFlags.ts); a resumed run takes them from its plan.
+  const cluster = flags.resume ? {} : resolveClusterFlags(flags as RunFlags & ClusterFlags);
   const options = {
+    ...cluster,
     warehouse: flags.warehouse,
     model: flags.model,
     modelsDirs: flags.modelsDir,
@@ -139,6 +148,8 @@ async function runAction(flags: RunFlags): Promise<number> {
     threads: flags.threads === undefined ? undefined : parseIntegerFlag('--threads', flags.threads, 1, 256),
     device: flags.device,
     resume: flags.resume,
+    incremental: flags.incremental,
+    compactBelow: parseByteSizeFlag('--compact-below', flags.compactBelow),
     executor: flags.executor as 'local' | 'queue',
     queue,
     log,
@@ -221,6 +232,8 @@ function jsonResult(r: RunJobResult) {
     failed_partitions: r.failed_partitions,
     /** Summed per-stage busy time across partitions (stages overlap, so they exceed elapsed). */
     stage_ms: r.metrics,
+    inferred: r.inferred,
+    ...(r.incremental ? { incremental: r.incremental } : {}),
   };
 }
 
@@ -234,6 +247,13 @@ export function formatSummary(r: RunJobResult): string {
     `  ok        ${r.ok}`,
     `  error     ${r.error}${r.error ? '  (' + Object.entries(r.error_reasons).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ') + ')' : ''}`,
   ];
+  if (r.incremental) {
+    lines.push(
+      r.incremental.previous_snapshot
+        ? `  incremental  scored ${r.incremental.scored}, carried forward ${r.incremental.carried_forward} from snapshot ${r.incremental.previous_snapshot}, dropped ${r.incremental.dropped}`
+        : '  incremental  no earlier snapshot of this model and version: scored everything',
+    );
+  }
   const labels = Object.entries(r.labels).sort((a, b) => b[1] - a[1]);
   if (labels.length > 0) {
     lines.push(`  labels    ${labels.slice(0, 8).map(([k, v]) => `${k} ${v}`).join(', ')}${labels.length > 8 ? `, … (${labels.length} labels)` : ''}`);

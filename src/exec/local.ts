@@ -8,12 +8,13 @@
  * schedules no more (Ctrl-C); the run is then resumable.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import { partitionFileName, type PartCommitMessage, type RunPlanDir, type RunSpec } from '../plan/manifest.js';
 import type { Committer } from '../sink/Committer.js';
+import { joinLocation } from '../sink/location.js';
+import { openTableStore } from '../sink/openTableStore.js';
+import type { TableStore } from '../sink/TableStore.js';
 import { attemptDir, runPartition, writeFailedPartition, type TaskContext } from './task.js';
 
 export interface LocalExecutorOptions {
@@ -38,18 +39,18 @@ export class LocalExecutor {
   }
 
   /** Partitions already done (committed to staging by an earlier, interrupted driver). */
-  static doneMessages(run: RunSpec, plan: RunPlanDir): Map<number, PartCommitMessage> {
+  static async doneMessages(run: RunSpec, plan: RunPlanDir, store: TableStore = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user })): Promise<Map<number, PartCommitMessage>> {
     const done = new Map<number, PartCommitMessage>();
     for (let p = 0; p < run.partitions; p++) {
       const message = plan.readDone(p);
-      if (message && existsSync(message.staged_path)) done.set(p, message);
+      if (message && (await store.exists(message.staged_path))) done.set(p, message);
     }
     return done;
   }
 
   /** Run every partition not yet done; returns all partitions' messages (or fewer if stopped). */
   async execute(run: RunSpec, plan: RunPlanDir, committer: Committer, ctx: TaskContext): Promise<Map<number, PartCommitMessage>> {
-    const done = LocalExecutor.doneMessages(run, plan);
+    const done = await LocalExecutor.doneMessages(run, plan, committer.store);
     for (const message of done.values()) this.options.onPartitionDone?.(message, false);
     const limit = pLimit(this.options.partitionConcurrency ?? 2);
     const pending: Promise<void>[] = [];
@@ -59,7 +60,7 @@ export class LocalExecutor {
         limit(async () => {
           if (this.stopping) return;
           const message = await this.runWithRetries(run, plan, p, committer, ctx);
-          if (committer.commitTask(message, plan)) {
+          if (await committer.commitTask(message, plan)) {
             const committed = plan.readDone(p)!;
             done.set(p, committed);
             this.options.onPartitionDone?.(committed, true);
@@ -78,12 +79,12 @@ export class LocalExecutor {
     for (let attemptNo = 1; attemptNo <= maxAttempts; attemptNo++) {
       const attempt = `${attemptNo}-${randomBytes(3).toString('hex')}`;
       const dir = attemptDir(run.table_location, run.run_id, partition, attempt);
-      const file = path.join(dir, `${partitionFileName(partition)}.parquet`);
+      const file = joinLocation(dir, `${partitionFileName(partition)}.parquet`);
       try {
         return await runPartition(manifest, { ...ctx, onImages: attemptNo === 1 ? ctx.onImages : undefined }, file, attempt);
       } catch (e) {
         lastError = e;
-        committer.abortTask(dir);
+        await committer.abortTask(dir);
         this.options.log?.warn({ err: e, partition, attempt }, `partition ${partition} attempt ${attemptNo} of ${maxAttempts} failed`);
       }
     }
@@ -91,7 +92,7 @@ export class LocalExecutor {
     const attempt = `failed-${randomBytes(3).toString('hex')}`;
     const dir = attemptDir(run.table_location, run.run_id, partition, attempt);
     const failure = { attempts: maxAttempts, last_error: lastError instanceof Error ? lastError.message : String(lastError) };
-    const message = await writeFailedPartition(manifest, ctx, path.join(dir, `${partitionFileName(partition)}.parquet`), attempt, failure);
+    const message = await writeFailedPartition(manifest, ctx, joinLocation(dir, `${partitionFileName(partition)}.parquet`), attempt, failure);
     ctx.onImages?.(manifest.images.length);
     return message;
   }

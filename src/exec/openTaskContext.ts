@@ -9,7 +9,9 @@ import { DecodePool } from '../decode/DecodePool.js';
 import { loadModel } from '../model/loadModelCard.js';
 import { ModelSession, type Device } from '../model/ModelSession.js';
 import type { RunSpec } from '../plan/manifest.js';
+import { openTableStore } from '../sink/openTableStore.js';
 import { createParquetPartWriter } from '../sink/parquetPartWriter.js';
+import { withRemoteUpload } from '../sink/UploadingPartWriter.js';
 import { UsageError } from '../util/errors.js';
 import type { TaskContext } from './task.js';
 
@@ -49,9 +51,12 @@ export async function openTaskContext(run: RunSpec, options: TaskContextOptions)
       bytes,
       decoder,
       session,
-      openPartWriter: (file) => createParquetPartWriter(file),
+      // A part for a webhdfs:// table is written locally, then uploaded (UploadingPartWriter).
+      openPartWriter: withRemoteUpload((file) => createParquetPartWriter(file), openTableStore(run.table_location, { hdfsUser: run.hdfs?.user })),
       batchSize: options.batchSize,
       maxPixels: run.options.max_pixels,
+      // One Hive query per chunk: fewer, larger ones (a Hive query costs seconds on the cluster).
+      ...(run.bytes.kind === 'hive' ? { fetchChunk: run.bytes.batch_size } : {}),
       onImages: options.onImages,
     },
     async close() {

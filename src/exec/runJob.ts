@@ -10,20 +10,41 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { ByteSourceSpec } from '../bytes/ByteSource.js';
 import type { Selection } from '../catalog/Catalog.js';
-import { EmbeddedCatalog } from '../catalog/EmbeddedCatalog.js';
+import type { CatalogSpec } from '../catalog/catalogSpec.js';
+import { openCatalog } from '../catalog/openCatalog.js';
 import { checkIdentifier } from '../catalog/sqlQuote.js';
-import { loadModel } from '../model/loadModelCard.js';
+import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { loadModel, readModelCard } from '../model/loadModelCard.js';
+import { findPreviousSnapshot } from '../plan/incremental.js';
+import { compactSnapshot, DEFAULT_COMPACT_BELOW_BYTES, shouldCompact } from '../sink/compactSnapshot.js';
+import { TableLock } from '../sink/TableLock.js';
 import type { Device } from '../model/ModelSession.js';
 import { RunPlanDir, type PartCommitMessage, type RunSpec } from '../plan/manifest.js';
 import { planRun } from '../plan/planRun.js';
 import { Committer, type RunSummaryFile } from '../sink/Committer.js';
+import { isRemoteLocation, resolveLocation } from '../sink/location.js';
+import { defaultHdfsUser, openTableStore } from '../sink/openTableStore.js';
 import { UsageError } from '../util/errors.js';
 import { LocalExecutor } from './local.js';
 import { openTaskContext } from './openTaskContext.js';
+import { QueueExecutor } from './queue/QueueExecutor.js';
+import type { RedisTarget } from './queue/RedisTarget.js';
 
 export interface RunJobOptions {
   warehouse?: string;
+  /** Where to select and register. @defaultValue the embedded warehouse `warehouse` */
+  catalog?: CatalogSpec;
+  /** Where image bytes come from. @defaultValue the catalog's `image_bytes` (warehouse or Hive) */
+  bytes?: ByteSourceSpec;
+  /**
+   * The output table's location: a local or mounted path, or webhdfs://HOST:PORT/PATH.
+   * @defaultValue `<warehouse>/<table>`; required with a Hive catalog
+   */
+  tableLocation?: string;
+  /** HDFS user for a webhdfs:// table location. @defaultValue $HADOOP_USER_NAME, else the OS user */
+  hdfsUser?: string;
   model?: string;
   modelsDirs?: string[];
   selection?: Selection;
@@ -36,12 +57,20 @@ export interface RunJobOptions {
   threads?: number;
   device: Device;
   resume?: string;
+  /** Score only images new or changed since the model's previous snapshot; carry the rest. */
+  incremental?: boolean;
+  /** Compact the committed snapshot when its parts average under this many bytes (0: never). @defaultValue 32 MiB */
+  compactBelow?: number;
+  /** Where partitions run: this process, or `imgpipe worker`s pulling from Redis. @defaultValue 'local' */
+  executor?: 'local' | 'queue';
+  /** Required with executor 'queue': the Redis server and the queue name the workers listen on. */
+  queue?: { target: RedisTarget; queueName: string };
   log: Logger;
   /** Called once the plan is known (total images, images already done on resume). */
   onPlanned?: (run: RunSpec, alreadyDone: number) => void;
   onImages?: (n: number) => void;
   /** Receives the executor so a signal handler can stop it. */
-  onExecutor?: (executor: LocalExecutor) => void;
+  onExecutor?: (executor: { stop(): void }) => void;
 }
 
 export interface RunJobResult {
@@ -63,6 +92,12 @@ export interface RunJobResult {
   interrupted: boolean;
   metrics: { fetch_ms: number; decode_ms: number; infer_ms: number; write_ms: number };
   device: string;
+  /** Partitions that failed all their attempts (their images are `partition_failed` rows), and why. */
+  failed_partitions: { partition: number; attempts: number; last_error: string }[];
+  /** Images that went through the model in this run (ok rows scored now, not carried). */
+  inferred: number;
+  /** `--incremental` only. */
+  incremental: { previous_snapshot: string | null; scored: number; carried_forward: number; dropped: number } | null;
 }
 
 export function defaultSnapshot(now = new Date()): string {
@@ -75,33 +110,79 @@ export function newRunId(modelQualified: string, now = new Date()): string {
 }
 
 export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
+  if (options.executor !== 'queue') return runJobWith(options, null);
+  if (!options.queue) throw new UsageError('--executor queue needs --redis URL (or REDIS_URL)');
+  // Redis is checked before planning: a wrong password costs seconds, not a plan.
+  const queue = await QueueExecutor.open({ ...options.queue, log: options.log, onImages: options.onImages });
+  try {
+    return await runJobWith(options, queue);
+  } finally {
+    await queue.close();
+  }
+}
+
+async function runJobWith(options: RunJobOptions, queueExecutor: QueueExecutor | null): Promise<RunJobResult> {
   const started = performance.now();
   const { run, plan } = options.resume ? await reattach(options) : await planNew(options);
-  const committer = new Committer(run.table_location, run.run_id, run.model.qualified, run.snapshot, options.log);
-  const alreadyDone = LocalExecutor.doneMessages(run, plan);
+  // One writer per table (local locations): a second nightly run refuses, naming the holder.
+  let lock: TableLock | null = null;
+  if (!isRemoteLocation(run.table_location)) {
+    try {
+      lock = TableLock.acquire(run.table_location, run.run_id);
+    } catch (e) {
+      if (!options.resume) rmSync(plan.dir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+  try {
+    return await executeAndCommit(options, queueExecutor, run, plan, started);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExecutor | null, run: RunSpec, plan: RunPlanDir, started: number): Promise<RunJobResult> {
+  const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
+  const committer = new Committer(run.table_location, run.run_id, run.model.qualified, run.snapshot, options.log, store);
+  const alreadyDone = await LocalExecutor.doneMessages(run, plan, store);
   options.onPlanned?.(run, [...alreadyDone.values()].reduce((n, m) => n + m.rows, 0));
 
   let messages: Map<number, PartCommitMessage>;
   let device = 'cpu';
-  if (committer.alreadyCommitted()) {
+  if (await committer.alreadyCommitted()) {
     messages = alreadyDone; // a driver died after the swap; only registration may be missing
   } else {
-    committer.setupJob();
-    const opened = await openTaskContext(run, { device: options.device, threads: options.threads, batchSize: options.batchSize, onImages: options.onImages });
-    device = opened.ctx.session.provider;
-    const executor = new LocalExecutor({ log: options.log });
-    options.onExecutor?.(executor);
-    try {
-      messages = await executor.execute(run, plan, committer, opened.ctx);
-    } finally {
-      await opened.close();
+    await committer.setupJob();
+    let stopped: boolean;
+    if (queueExecutor) {
+      options.onExecutor?.(queueExecutor);
+      messages = await queueExecutor.execute(run, plan, committer);
+      device = [...queueExecutor.devices].sort().join('+') || 'queue';
+      stopped = queueExecutor.stopped;
+    } else {
+      const opened = await openTaskContext(run, { device: options.device, threads: options.threads, batchSize: options.batchSize, onImages: options.onImages });
+      device = opened.ctx.session.provider;
+      const executor = new LocalExecutor({ log: options.log });
+      options.onExecutor?.(executor);
+      try {
+        messages = await executor.execute(run, plan, committer, opened.ctx);
+      } finally {
+        await opened.close();
+      }
+      stopped = executor.stopped;
     }
-    if (executor.stopped || messages.size < run.partitions) {
+    if (stopped || messages.size < run.partitions) {
       return summarize(run, messages, started, device, true, committer.finalDir);
     }
   }
 
   const result = summarize(run, messages, started, device, false, committer.finalDir);
+  const carried = run.incremental?.carried;
+  if (carried && carried.rows > 0 && (await store.exists(committer.committedDir))) {
+    // The carried rows become one more part of the new snapshot (idempotent on resume).
+    const target = path.join(committer.committedDir, 'part-carried.parquet');
+    if (!existsSync(target)) copyFileSync(plan.carriedPath, target);
+  }
   const summary: RunSummaryFile = {
     run_id: run.run_id,
     model: run.model.qualified,
@@ -115,46 +196,71 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
     labels: result.labels,
     committed_at: new Date().toISOString(),
     elapsed_s: result.elapsed_s,
+    ...(result.failed_partitions.length > 0 ? { failed_partitions: result.failed_partitions } : {}),
+    model_sha256: run.model.sha256,
+    model_card: readModelCard(run.model.card) as unknown as Record<string, unknown>,
+    ...(result.incremental ? { incremental: result.incremental } : {}),
   };
-  committer.commitJob(summary);
-  const catalog = await EmbeddedCatalog.open(run.catalog.warehouse);
+  await committer.commitJob(summary);
+  const compactBelow = options.compactBelow ?? DEFAULT_COMPACT_BELOW_BYTES;
+  if (!isRemoteLocation(run.table_location) && shouldCompact(committer.finalDir, compactBelow)) {
+    const compacted = await compactSnapshot(committer.finalDir);
+    options.log.info({ ...compacted }, 'compacted the snapshot');
+  }
+  const catalog = await openCatalog(run.catalog, { log: options.log });
   try {
     await catalog.registerPartition({ table: run.table, model: run.model.qualified, snapshot: run.snapshot, location: committer.finalDir, runId: run.run_id });
   } finally {
-    catalog.close();
+    await catalog.close();
   }
   return result;
 }
 
 /** Select and plan a new run (manifests + run.json) without executing it: `run --plan-only`. */
 export async function planNew(
-  options: Pick<RunJobOptions, 'warehouse' | 'model' | 'modelsDirs' | 'selection' | 'table' | 'snapshot' | 'partitionSize' | 'partitionsDir' | 'batchSize' | 'maxPixels' | 'device'>,
+  options: Pick<
+    RunJobOptions,
+    'warehouse' | 'catalog' | 'bytes' | 'tableLocation' | 'hdfsUser' | 'model' | 'modelsDirs' | 'selection' | 'table' | 'snapshot' | 'partitionSize' | 'partitionsDir' | 'batchSize' | 'maxPixels' | 'device'
+  > & { log?: Logger; incremental?: boolean },
 ): Promise<{ run: RunSpec; plan: RunPlanDir }> {
-  if (!options.warehouse) throw new UsageError('--warehouse DIR is required');
+  if (!options.warehouse && !options.catalog) throw new UsageError('--warehouse DIR (or --catalog hive --hive HOST:PORT) is required');
   if (!options.model) throw new UsageError('--model NAME|CARD is required');
   if (!options.selection) throw new UsageError('one of --all, --category C or --sql "SELECT image_name FROM image WHERE …" is required');
   const model = await loadModel(options.model, options.modelsDirs);
   const table = checkIdentifier(options.table ?? (model.card.task === 'classifier' ? 'classifications' : 'embeddings'), 'table name');
-  const warehouse = path.resolve(options.warehouse);
-  const catalog = await EmbeddedCatalog.open(warehouse);
+  const catalogSpec: CatalogSpec = options.catalog ?? { kind: 'embedded', warehouse: path.resolve(options.warehouse!) };
+  let tableLocation: string;
+  if (options.tableLocation) tableLocation = resolveLocation(options.tableLocation);
+  else if (catalogSpec.kind === 'embedded') tableLocation = path.join(catalogSpec.warehouse, table);
+  else throw new UsageError('--table-location LOCATION is required with --catalog hive: where the output table lives (a local or mounted path, or webhdfs://HOST:PORT/PATH)');
+  const bytes: ByteSourceSpec =
+    options.bytes ?? (catalogSpec.kind === 'embedded' ? { kind: 'warehouse', warehouseDir: catalogSpec.warehouse } : { kind: 'hive', hive: catalogSpec.hive, batch_size: 256 });
+  const catalog = await openCatalog(catalogSpec, { log: options.log });
   try {
     const runId = newRunId(model.qualifiedName);
     const plan = RunPlanDir.forRun(options.partitionsDir, runId);
+    const snapshot = options.snapshot ?? defaultSnapshot();
+    let incremental: { previous: ReturnType<typeof findPreviousSnapshot> } | undefined;
+    if (options.incremental) {
+      if (isRemoteLocation(tableLocation) || catalogSpec.kind !== 'embedded') throw new UsageError('--incremental is supported on the embedded warehouse with a local table location');
+      incremental = { previous: findPreviousSnapshot(tableLocation, model.qualifiedName, model.card.sha256, snapshot) };
+    }
     const run = await planRun(catalog, options.selection, plan, {
       run_id: runId,
       selection: options.selection,
-      catalog: { kind: 'embedded', warehouse },
-      bytes: { kind: 'warehouse', warehouseDir: warehouse },
+      catalog: catalogSpec,
+      bytes,
       model: { name: model.card.name, version: model.card.version, sha256: model.card.sha256, card: model.cardPath, qualified: model.qualifiedName },
       table,
-      table_location: path.join(warehouse, table),
-      snapshot: options.snapshot ?? defaultSnapshot(),
+      table_location: tableLocation,
+      ...(isRemoteLocation(tableLocation) ? { hdfs: { user: options.hdfsUser ?? defaultHdfsUser() } } : {}),
+      snapshot,
       partition_size: options.partitionSize,
       options: { batch_size: options.batchSize, max_pixels: options.maxPixels, device: options.device },
-    });
+    }, incremental);
     return { run, plan };
   } finally {
-    catalog.close();
+    await catalog.close();
   }
 }
 
@@ -169,7 +275,9 @@ async function reattach(options: RunJobOptions): Promise<{ run: RunSpec; plan: R
 function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, started: number, device: string, interrupted: boolean, output: string): RunJobResult {
   const sum = { ok: 0, error: 0, error_reasons: {} as Record<string, number>, labels: {} as Record<string, number> };
   const metrics = { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0 };
+  const failed: RunJobResult['failed_partitions'] = [];
   for (const m of messages.values()) {
+    if (m.failure) failed.push({ partition: m.partition, ...m.failure });
     sum.ok += m.ok;
     sum.error += m.error;
     for (const [k, v] of Object.entries(m.error_reasons)) sum.error_reasons[k] = (sum.error_reasons[k] ?? 0) + v;
@@ -179,14 +287,24 @@ function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, start
     metrics.infer_ms += m.metrics.infer_ms;
     metrics.write_ms += m.metrics.write_ms;
   }
+  const inferred = sum.ok;
+  const carried = run.incremental?.carried;
+  if (carried) {
+    sum.ok += carried.ok;
+    sum.error += carried.error;
+    for (const [k, v] of Object.entries(carried.error_reasons)) sum.error_reasons[k] = (sum.error_reasons[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(carried.labels)) sum.labels[k] = (sum.labels[k] ?? 0) + v;
+  }
   const elapsed = (performance.now() - started) / 1000;
   return {
+    inferred,
+    incremental: run.incremental ? { previous_snapshot: run.incremental.previous_snapshot, scored: run.images, carried_forward: run.incremental.carried.rows, dropped: run.incremental.dropped } : null,
     run_id: run.run_id,
     output,
     table: run.table,
     model: run.model.qualified,
     snapshot: run.snapshot,
-    selected: run.images,
+    selected: run.images + (carried?.rows ?? 0),
     ...sum,
     partitions: run.partitions,
     elapsed_s: Math.round(elapsed * 1000) / 1000,
@@ -194,5 +312,6 @@ function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, start
     interrupted,
     metrics,
     device,
+    failed_partitions: failed.sort((a, b) => a.partition - b.partition),
   };
 }

@@ -11,13 +11,13 @@
  * If this throws (byte source down, disk full, decode pool died), the part file is aborted (removed)
  * and the caller retries the partition with a new attempt id; nothing of this attempt is visible.
  */
-import path from 'node:path';
 import pLimit from 'p-limit';
 import type { ByteSource } from '../bytes/ByteSource.js';
 import type { DecodePool } from '../decode/DecodePool.js';
 import type { ModelSession } from '../model/ModelSession.js';
 import { activate, normalizeEmbedding, topK } from '../model/postprocess.js';
 import { partitionFileName, type PartCommitMessage, type PartitionManifest } from '../plan/manifest.js';
+import { joinLocation } from '../sink/location.js';
 import type { PartWriter } from '../sink/PartWriter.js';
 import type { ResultRow } from '../sink/resultRow.js';
 import type { ErrorReason } from '../util/errors.js';
@@ -45,9 +45,12 @@ interface Decoded {
   height: number;
 }
 
-/** The folder an attempt writes into: `<table>/_staging/<run>/attempt-<partition>-<attempt>/`. */
+/**
+ * The folder an attempt writes into: `<table>/_staging/<run>/attempt-<partition>-<attempt>/`
+ * (a local path, or a webhdfs:// URL when the table is on HDFS).
+ */
 export function attemptDir(tableLocation: string, runId: string, partition: number, attempt: string): string {
-  return path.join(tableLocation, '_staging', runId, `attempt-${partitionFileName(partition).slice(5)}-${attempt}`);
+  return joinLocation(tableLocation, '_staging', runId, `attempt-${partitionFileName(partition).slice(5)}-${attempt}`);
 }
 
 export async function runPartition(manifest: PartitionManifest, ctx: TaskContext, stagedFile: string, attempt: string): Promise<PartCommitMessage> {
@@ -155,11 +158,19 @@ export async function runPartition(manifest: PartitionManifest, ctx: TaskContext
 
 /**
  * A partition that failed all its attempts: one `partition_failed` row per image, so the run still
- * commits and nothing is silently missing.
+ * commits and nothing is silently missing. `failure` (attempts, last error) goes into the commit
+ * message, hence the done record and the run summary.
  */
-export async function writeFailedPartition(manifest: PartitionManifest, ctx: Pick<TaskContext, 'openPartWriter'>, stagedFile: string, attempt: string): Promise<PartCommitMessage> {
+export async function writeFailedPartition(
+  manifest: PartitionManifest,
+  ctx: Pick<TaskContext, 'openPartWriter'>,
+  stagedFile: string,
+  attempt: string,
+  failure?: NonNullable<PartCommitMessage['failure']>,
+): Promise<PartCommitMessage> {
   const rows = manifest.images.map((ref): ResultRow => ({ ...baseRow(ref, manifest.run_id), status: 'error', error: 'partition_failed' }));
-  return writePart(manifest, rows, ctx, stagedFile, attempt, { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0, elapsed_ms: 0 });
+  const message = await writePart(manifest, rows, ctx, stagedFile, attempt, { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0, elapsed_ms: 0 });
+  return failure ? { ...message, failure } : message;
 }
 
 /** Sort rows by image_name (parts are deterministic), write the part file, build the message. */

@@ -15,6 +15,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
+import { byteSourceSpecSchema } from '../bytes/byteSourceSpec.js';
+import { catalogSpecSchema } from '../catalog/catalogSpec.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import { UsageError } from '../util/errors.js';
 
@@ -39,16 +41,29 @@ export const runSpecSchema = z.strictObject({
   created_at: z.string(),
   selection: z.unknown(),
   query: z.string(),
-  catalog: z.strictObject({ kind: z.literal('embedded'), warehouse: z.string() }),
-  bytes: z.strictObject({ kind: z.literal('warehouse'), warehouseDir: z.string() }),
+  catalog: catalogSpecSchema,
+  bytes: byteSourceSpecSchema,
   model: z.strictObject({ name: z.string(), version: z.string(), sha256: z.string(), card: z.string(), qualified: z.string() }),
   table: z.string(),
+  /** A local path, or webhdfs://host:port/path (then `hdfs` says as whom). */
   table_location: z.string(),
+  hdfs: z.strictObject({ user: z.string() }).optional(),
   snapshot: z.string(),
   partition_size: z.number().int().min(1),
   partitions: z.number().int().min(0),
   images: z.number().int().min(0),
   options: z.strictObject({ batch_size: z.number().int(), max_pixels: z.number().int(), device: z.string() }),
+  /** `run --incremental` (src/plan/incremental.ts): what was carried from which snapshot. */
+  incremental: z
+    .strictObject({
+      previous_snapshot: z.string().nullable(),
+      previous_dir: z.string().nullable(),
+      previous_rows: z.number().int(),
+      /** Carried rows, in `carried.parquet` beside run.json until the commit moves them. */
+      carried: z.strictObject({ dropped: z.number().int(), rows: z.number().int(), ok: z.number().int(), error: z.number().int(), error_reasons: z.record(z.string(), z.number().int()), labels: z.record(z.string(), z.number().int()) }),
+      dropped: z.number().int(),
+    })
+    .optional(),
 });
 export type RunSpec = z.infer<typeof runSpecSchema>;
 
@@ -106,6 +121,10 @@ export class RunPlanDir {
   }
   donePath(partition: number): string {
     return path.join(this.dir, `${partitionFileName(partition)}.done.json`);
+  }
+  /** Rows carried forward by an incremental run, waiting for the commit. */
+  get carriedPath(): string {
+    return path.join(this.dir, 'carried.parquet');
   }
   get runPath(): string {
     return path.join(this.dir, 'run.json');

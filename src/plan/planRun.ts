@@ -11,22 +11,36 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { Catalog, ImageRef, Selection } from '../catalog/Catalog.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import { UsageError } from '../util/errors.js';
+import type { PreviousSnapshot } from './incremental.js';
 import { RunPlanDir, writeJsonAtomically, type RunSpec } from './manifest.js';
 
 export async function planRun(
   catalog: Catalog,
   selection: Selection,
   plan: RunPlanDir,
-  spec: Omit<RunSpec, 'partitions' | 'images' | 'query' | 'format' | 'created_at'>,
+  spec: Omit<RunSpec, 'partitions' | 'images' | 'query' | 'format' | 'created_at' | 'incremental'>,
+  incremental?: { previous: PreviousSnapshot | null },
 ): Promise<RunSpec> {
   mkdirSync(plan.dir, { recursive: true });
   try {
-    const images = catalog.writeManifest
-      ? await catalog.writeManifest(selection, plan.manifestPath, spec.partition_size)
-      : await writeManifestFromBatches(catalog.select(selection, 10_000), plan.manifestPath, spec.partition_size);
-    if (images === 0) throw new UsageError(`The selection matched no images; nothing to run (${catalog.describe(selection).split('\n')[0]}).`);
+    const previous = incremental?.previous ?? null;
+    let images: number;
+    let carried: RunSpec['incremental'] | undefined;
+    if (previous) {
+      if (!catalog.writeChangedManifest || !catalog.writeCarriedRows) throw new UsageError('--incremental is supported on the embedded warehouse only');
+      images = await catalog.writeChangedManifest(selection, previous.dir, plan.manifestPath, spec.partition_size);
+      const rows = await catalog.writeCarriedRows(selection, previous.dir, plan.carriedPath);
+      carried = { previous_snapshot: previous.snapshot, previous_dir: previous.dir, previous_rows: previous.rows, carried: rows, dropped: rows.dropped };
+    } else {
+      images = catalog.writeManifest
+        ? await catalog.writeManifest(selection, plan.manifestPath, spec.partition_size)
+        : await writeManifestFromBatches(catalog.select(selection, 10_000), plan.manifestPath, spec.partition_size);
+      if (incremental) carried = { previous_snapshot: null, previous_dir: null, previous_rows: 0, carried: { dropped: 0, rows: 0, ok: 0, error: 0, error_reasons: {}, labels: {} }, dropped: 0 };
+    }
+    // An incremental run with nothing changed still commits a complete snapshot of carried rows.
+    if (images === 0 && !(carried && carried.carried.rows > 0)) throw new UsageError(`The selection matched no images; nothing to run (${catalog.describe(selection).split('\n')[0]}).`);
     const partitions = Math.ceil(images / spec.partition_size);
-    const run: RunSpec = { format: 1, created_at: new Date().toISOString(), query: catalog.describe(selection), ...spec, partitions, images };
+    const run: RunSpec = { format: 1, created_at: new Date().toISOString(), query: catalog.describe(selection), ...spec, partitions, images, ...(carried ? { incremental: carried } : {}) };
     writeJsonAtomically(plan.runPath, run);
     return run;
   } catch (e) {

@@ -1,5 +1,7 @@
 /**
- * The driver's half of the commit protocol (Spark's FileCommitProtocol, on local or mounted paths).
+ * The driver's half of the commit protocol (Spark's FileCommitProtocol), on a local or mounted path or
+ * on HDFS (`webhdfs://…`), through a TableStore: the same steps either way (a folder rename is atomic
+ * on both). Methods are async because the store may be remote.
  * Layout under the table location `<table>/`:
  *   _staging/<run>/attempt-<p>-<a>/part-<p>.parquet   written by a task attempt (anywhere)
  *   _staging/<run>/committed/part-<p>.parquet          the winning attempt, moved by commitTask
@@ -13,10 +15,11 @@
  * `model=*\/snapshot=*\/*.parquet` sees the old snapshot, then (for the instant between the two
  * renames of a replacement) no snapshot, then the new one — never a mix.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { partitionFileName, type PartCommitMessage, type RunPlanDir } from '../plan/manifest.js';
+import { joinLocation, parentLocation } from './location.js';
+import { openTableStore } from './openTableStore.js';
+import type { TableStore } from './TableStore.js';
 
 export interface RunSummaryFile {
   run_id: string;
@@ -31,6 +34,14 @@ export interface RunSummaryFile {
   labels: Record<string, number>;
   committed_at: string;
   elapsed_s: number;
+  /** Partitions that failed all their attempts (their rows are `partition_failed`), and why. */
+  failed_partitions?: { partition: number; attempts: number; last_error: string }[];
+  /** The ONNX sha256 of the model: an incremental run carries rows only from the same one. */
+  model_sha256?: string;
+  /** The model card as it was when the snapshot was made (for exports and reports). */
+  model_card?: Record<string, unknown>;
+  /** `run --incremental`: images scored now, rows carried from `previous_snapshot`, rows dropped. */
+  incremental?: { previous_snapshot: string | null; scored: number; carried_forward: number; dropped: number };
 }
 
 export class Committer {
@@ -44,15 +55,17 @@ export class Committer {
     readonly model: string,
     readonly snapshot: string,
     private readonly log?: Logger,
+    /** The filesystem of the table location. @defaultValue openTableStore(tableLocation) */
+    readonly store: TableStore = openTableStore(tableLocation),
   ) {
-    this.stagingDir = path.join(tableLocation, '_staging', runId);
-    this.committedDir = path.join(this.stagingDir, 'committed');
-    this.finalDir = path.join(tableLocation, `model=${model}`, `snapshot=${snapshot}`);
+    this.stagingDir = joinLocation(tableLocation, '_staging', runId);
+    this.committedDir = joinLocation(this.stagingDir, 'committed');
+    this.finalDir = joinLocation(tableLocation, `model=${model}`, `snapshot=${snapshot}`);
   }
 
   /** 1. Create the run's staging folders. Idempotent. */
-  setupJob(): void {
-    mkdirSync(this.committedDir, { recursive: true });
+  async setupJob(): Promise<void> {
+    await this.store.mkdirs(this.committedDir);
   }
 
   /**
@@ -60,27 +73,27 @@ export class Committer {
    * partition as done. Returns false (and removes the attempt) when another attempt already won.
    * If this throws, the partition is not recorded as done and will run again.
    */
-  commitTask(message: PartCommitMessage, plan: RunPlanDir): boolean {
-    const target = path.join(this.committedDir, `${partitionFileName(message.partition)}.parquet`);
+  async commitTask(message: PartCommitMessage, plan: RunPlanDir): Promise<boolean> {
+    const target = joinLocation(this.committedDir, `${partitionFileName(message.partition)}.parquet`);
     const existing = plan.readDone(message.partition);
-    if (existing && existsSync(existing.staged_path)) {
-      this.abortTask(path.dirname(message.staged_path));
+    if (existing && (await this.store.exists(existing.staged_path))) {
+      await this.abortTask(parentLocation(message.staged_path));
       return false;
     }
     try {
-      renameSync(message.staged_path, target);
+      await this.store.rename(message.staged_path, target);
     } catch (e) {
       throw new Error(`Failed to rename ${message.staged_path} to ${target} when committing partition ${message.partition}: ${(e as Error).message}`);
     }
     plan.writeDone({ ...message, staged_path: target });
-    this.abortTask(path.dirname(message.staged_path));
+    await this.abortTask(parentLocation(message.staged_path));
     return true;
   }
 
   /** Remove an attempt's folder. Never throws: it must not hide the error that caused the abort. */
-  abortTask(attemptDir: string): void {
+  async abortTask(attemptDir: string): Promise<void> {
     try {
-      if (path.dirname(attemptDir) === this.stagingDir) rmSync(attemptDir, { recursive: true, force: true });
+      if (parentLocation(attemptDir) === this.stagingDir) await this.store.remove(attemptDir);
     } catch (e) {
       this.log?.warn({ err: e, attemptDir }, 'could not remove attempt folder; remove it by hand');
     }
@@ -92,50 +105,46 @@ export class Committer {
    * Returns true if the swap happened now, false if an earlier call already did it (resume).
    * If this throws before the final rename, nothing new is visible and `--resume` finishes the job.
    */
-  commitJob(summary: RunSummaryFile): boolean {
-    if (!existsSync(this.committedDir)) {
-      if (this.alreadyCommitted()) {
-        this.cleanup();
+  async commitJob(summary: RunSummaryFile): Promise<boolean> {
+    if (!(await this.store.exists(this.committedDir))) {
+      if (await this.alreadyCommitted()) {
+        await this.cleanup();
         return false;
       }
       throw new Error(`Cannot commit run ${this.runId}: ${this.committedDir} is missing and ${this.finalDir} holds another run`);
     }
-    writeFileSync(path.join(this.committedDir, '_summary.json'), JSON.stringify(summary, null, 2) + '\n');
-    writeFileSync(path.join(this.committedDir, '_SUCCESS'), '');
-    mkdirSync(path.dirname(this.finalDir), { recursive: true });
-    const replaced = path.join(this.stagingDir, 'replaced');
-    if (existsSync(this.finalDir) && !this.alreadyCommitted()) {
-      rmSync(replaced, { recursive: true, force: true });
-      renameSync(this.finalDir, replaced);
+    await this.store.writeFile(joinLocation(this.committedDir, '_summary.json'), JSON.stringify(summary, null, 2) + '\n');
+    await this.store.writeFile(joinLocation(this.committedDir, '_SUCCESS'), '');
+    await this.store.mkdirs(parentLocation(this.finalDir));
+    const replaced = joinLocation(this.stagingDir, 'replaced');
+    if ((await this.store.exists(this.finalDir)) && !(await this.alreadyCommitted())) {
+      await this.store.remove(replaced);
+      await this.store.rename(this.finalDir, replaced);
     }
-    renameSync(this.committedDir, this.finalDir);
-    this.cleanup();
+    await this.store.rename(this.committedDir, this.finalDir);
+    await this.cleanup();
     return true;
   }
 
   /** Abort the job: remove the run's staging. Best effort; logs and never throws. */
-  abortJob(): void {
+  async abortJob(): Promise<void> {
     try {
-      rmSync(this.stagingDir, { recursive: true, force: true });
+      await this.store.remove(this.stagingDir);
     } catch (e) {
       this.log?.warn({ err: e, dir: this.stagingDir }, 'could not remove staging folder');
     }
   }
 
   /** The visible snapshot was committed by this run (its summary names this run id). */
-  alreadyCommitted(): boolean {
-    const summary = path.join(this.finalDir, '_summary.json');
-    if (!existsSync(path.join(this.finalDir, '_SUCCESS')) || !existsSync(summary)) return false;
-    return (JSON.parse(readFileSync(summary, 'utf8')) as RunSummaryFile).run_id === this.runId;
+  async alreadyCommitted(): Promise<boolean> {
+    if (!(await this.store.exists(joinLocation(this.finalDir, '_SUCCESS')))) return false;
+    const summary = await this.store.readFile(joinLocation(this.finalDir, '_summary.json'));
+    return summary !== null && (JSON.parse(summary.toString('utf8')) as RunSummaryFile).run_id === this.runId;
   }
 
-  private cleanup(): void {
-    rmSync(this.stagingDir, { recursive: true, force: true });
-    const stagingRoot = path.dirname(this.stagingDir);
-    try {
-      rmdirSync(stagingRoot);
-    } catch {
-      // other runs still stage here
-    }
+  private async cleanup(): Promise<void> {
+    await this.store.remove(this.stagingDir);
+    // Fails (harmlessly) while other runs still stage here.
+    await this.store.removeEmptyDir(parentLocation(this.stagingDir));
   }
 }

@@ -1,0 +1,244 @@
+/**
+ * One chaos run of the queue executor, with real processes: `workers` × `imgpipe worker` and one
+ * driver (`imgpipe run --all --executor queue`), all the built CLI. While the run goes, a random
+ * worker (one in the middle of a partition, if any) is killed with SIGKILL every 0.5–2 s (`kills`
+ * times; a replacement starts each time), and
+ * the driver is killed with SIGKILL once, after a few partitions are done, then restarted with
+ * `--resume`. Then the committed table is read back with DuckDB and checked against the selection:
+ * lost (selected, not committed), duplicated (committed more than once), extra (committed, not
+ * selected), and leftovers (staging folder, stray or missing files in the snapshot folder).
+ *
+ * Used by test/queue.test.ts (small counts) and scripts/chaosQueue.ts (longer, for bench/RESULTS.md).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { RedisServer } from './redisServer.js';
+
+export interface ChaosOptions {
+  /** The built CLI, `dist/src/cli/main.js`. */
+  cli: string;
+  redis: RedisServer;
+  /** Redis password in this file (the driver reads it with --redis-password-file). */
+  passwordFile: string;
+  warehouse: string;
+  partitionsDir: string;
+  queue: string;
+  snapshot: string;
+  /** @defaultValue 'quality-basic' */
+  model?: string;
+  partitionSize: number;
+  /** @defaultValue 2 */
+  batchSize?: number;
+  /** Workers alive at any time. @defaultValue 3 */
+  workers?: number;
+  /** Worker kills (SIGKILL) during the run. */
+  kills: number;
+  /** Workers' --lock-duration. @defaultValue 4000 */
+  lockMs?: number;
+  /** Kill the driver once (after `driverKillAfter` partitions are done) and resume it. @defaultValue true */
+  killDriver?: boolean;
+  /** @defaultValue a quarter of the partitions, at least 3 */
+  driverKillAfter?: number;
+  random: () => number;
+}
+
+export interface ChaosResult {
+  runId: string;
+  output: string;
+  partitions: number;
+  selected: number;
+  workerKills: number;
+  driverKills: number;
+  lost: number;
+  duplicated: number;
+  extra: number;
+  /** Partitions committed as partition_failed rows. */
+  failedPartitions: number;
+  /** Anything left behind: a staging folder, stray files, missing parts. Empty when clean. */
+  leftovers: string[];
+  /** Longest event-loop delay any worker reported while running a partition. */
+  loopMaxMs: number;
+  /** Partition attempts that workers started but never finished (killed mid-partition): work redone. */
+  interruptedAttempts: number;
+  elapsedS: number;
+  /** The resumed driver's `--json` result. */
+  result: Record<string, unknown>;
+  /** `imgpipe status --json` taken while no driver ran (null if the driver was not killed). */
+  midStatus: Record<string, unknown> | null;
+  /** Every process's stderr, for a post-mortem. */
+  logs: { name: string; stderr: string }[];
+}
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exited: Promise<number | null>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const alive = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
+
+export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
+  const started = Date.now();
+  const procs: Proc[] = [];
+  const start = (name: string, args: string[], env: Record<string, string> = {}): Proc => {
+    const child = spawn(process.execPath, [o.cli, ...args], { env: { ...process.env, REDIS_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc: Proc = { name, child, stdout: '', stderr: '', exited: new Promise((r) => child.on('exit', (code) => r(code))) };
+    child.stdout!.on('data', (d) => (proc.stdout += d));
+    child.stderr!.on('data', (d) => (proc.stderr += d));
+    procs.push(proc);
+    return proc;
+  };
+  const redisArgs = ['--redis', `redis://127.0.0.1:${o.redis.port}`, '--redis-password-file', o.passwordFile, '--queue', o.queue];
+  // No compaction after the commit: the check below wants the commit protocol's own output, one part per partition.
+  const driverArgs = ['--executor', 'queue', ...redisArgs, '--compact-below', '0'];
+  const workers: Proc[] = [];
+  let spawned = 0;
+  const spawnWorker = () =>
+    workers.push(start(`worker chaos-${++spawned}`, ['worker', '--queue', o.queue, '--threads', '1', '--name', `chaos-${spawned}`, '--lock-duration', String(o.lockMs ?? 4000)], { REDIS_URL: o.redis.url }));
+
+  try {
+    for (let i = 0; i < (o.workers ?? 3); i++) spawnWorker();
+    let driver = start('driver', [
+      'run', '--warehouse', o.warehouse, '--partitions-dir', o.partitionsDir, '--model', o.model ?? 'quality-basic', '--all',
+      '--partition-size', String(o.partitionSize), '--batch-size', String(o.batchSize ?? 2), '--snapshot', o.snapshot, '--json', '--quiet', ...driverArgs,
+    ]);
+    const runId = await waitForRun(o.partitionsDir, o.snapshot, driver);
+    const runDir = path.join(o.partitionsDir, runId);
+    const partitions = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')).partitions as number;
+    const doneCount = () => readdirSync(runDir).filter((f) => f.endsWith('.done.json')).length;
+
+    let workerKills = 0;
+    let driverKills = 0;
+    let midStatus: Record<string, unknown> | null = null;
+    const killDriver = o.killDriver ?? true;
+    while (alive(driver) || (killDriver && driverKills === 0)) {
+      await sleep(500 + o.random() * 1500);
+      if (killDriver && driverKills === 0) {
+        if (!alive(driver)) throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
+        if (doneCount() >= (o.driverKillAfter ?? Math.max(3, Math.floor(partitions / 4)))) {
+          driver.child.kill('SIGKILL');
+          await driver.exited;
+          driverKills++;
+          const status = spawnSync(process.execPath, [o.cli, 'status', runId, '--partitions-dir', o.partitionsDir, '--json', ...redisArgs], { encoding: 'utf8' });
+          if (status.status !== 0) throw new Error(`imgpipe status failed: ${status.stderr}`);
+          midStatus = JSON.parse(status.stdout);
+          driver = start('resumed driver', ['run', '--resume', runId, '--partitions-dir', o.partitionsDir, '--json', '--quiet', ...driverArgs]);
+          continue;
+        }
+      }
+      // Prefer a worker in the middle of a partition (its last log line starts an attempt).
+      const living = workers.filter(alive);
+      const busy = living.filter((w) => {
+        const a = attemptsIn(w.stderr);
+        return a.started.size > a.finished.size;
+      });
+      const targets = busy.length > 0 ? busy : living;
+      if (workerKills < o.kills && doneCount() < partitions && targets.length > 0) {
+        targets[Math.floor(o.random() * targets.length)]!.child.kill('SIGKILL');
+        workerKills++;
+        spawnWorker();
+      }
+    }
+    const code = await driver.exited;
+    if (code !== 0) throw new Error(`the resumed driver exited ${code}:\n${driver.stderr}`);
+    const result = JSON.parse(driver.stdout) as Record<string, unknown>;
+    const output = result.output as string;
+
+    const check = await checkTable(o.warehouse, output);
+    const leftovers: string[] = [];
+    const expected = new Set(Array.from({ length: partitions }, (_, p) => `part-${String(p).padStart(5, '0')}.parquet`));
+    for (const f of readdirSync(output)) if (!expected.delete(f) && f !== '_SUCCESS' && f !== '_summary.json') leftovers.push(`stray ${f}`);
+    for (const f of expected) leftovers.push(`missing ${f}`);
+    const staging = path.join(path.dirname(path.dirname(output)), '_staging');
+    if (existsSync(staging)) {
+      for (const f of readdirSync(staging, { recursive: true, encoding: 'utf8' })) leftovers.push(`staging ${path.join(staging, f)}`);
+    }
+
+    const attempts = workers.map((w) => attemptsIn(w.stderr, runId));
+    const loopMaxMs = Math.max(0, ...attempts.map((a) => a.loopMaxMs));
+    const interruptedAttempts = attempts.reduce((n, a) => n + [...a.started].filter((id) => !a.finished.has(id)).length, 0);
+    return {
+      runId,
+      output,
+      partitions,
+      selected: check.selected,
+      workerKills,
+      driverKills,
+      lost: check.lost,
+      duplicated: check.duplicated,
+      extra: check.extra,
+      failedPartitions: (result.failed_partitions as unknown[]).length,
+      leftovers,
+      loopMaxMs,
+      interruptedAttempts,
+      elapsedS: (Date.now() - started) / 1000,
+      result,
+      midStatus,
+      logs: procs.map((p) => ({ name: p.name, stderr: p.stderr })),
+    };
+  } finally {
+    for (const p of procs) if (alive(p)) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+  }
+}
+
+/**
+ * The attempts a worker's stderr reports (`imgpipe worker` writes one line when an attempt starts
+ * and one when it ends, synchronously, so they survive a SIGKILL right after).
+ */
+export function attemptsIn(stderr: string, runId?: string): { started: Set<string>; finished: Set<string>; loopMaxMs: number } {
+  const started = new Set<string>();
+  const finished = new Set<string>();
+  let loopMaxMs = 0;
+  for (const line of stderr.split('\n')) {
+    const m = /^partition \d+ of (\S+): (?:started \(attempt (\S+)\)|\d+ rows \(attempt ([^,]+), [\d.]+ s, event loop max (\d+) ms\)|attempt (\S+) failed after)/.exec(line);
+    if (!m || (runId !== undefined && m[1] !== runId)) continue;
+    if (m[2]) started.add(m[2]);
+    else {
+      finished.add((m[3] ?? m[5])!);
+      if (m[4]) loopMaxMs = Math.max(loopMaxMs, Number(m[4]));
+    }
+  }
+  return { started, finished, loopMaxMs };
+}
+
+async function waitForRun(partitionsDir: string, snapshot: string, driver: Proc): Promise<string> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (existsSync(partitionsDir)) {
+      for (const d of readdirSync(partitionsDir)) {
+        const file = path.join(partitionsDir, d, 'run.json');
+        if (existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).snapshot === snapshot) return d;
+      }
+    }
+    if (!alive(driver)) throw new Error(`the driver exited before planning:\n${driver.stderr}`);
+    await sleep(20);
+  }
+  throw new Error('the run was not planned within 120 s');
+}
+
+/** Selected (all images of the warehouse) against committed rows, by DuckDB. */
+async function checkTable(warehouse: string, output: string): Promise<{ selected: number; lost: number; duplicated: number; extra: number }> {
+  const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const reader = await connection.runAndReadAll(`
+      WITH selected AS (SELECT DISTINCT image_name FROM read_parquet(${q(path.join(warehouse, 'image', '*.parquet'))})),
+           committed AS (SELECT image_name, count(*) AS n FROM read_parquet(${q(path.join(output, '*.parquet'))}) GROUP BY 1)
+      SELECT (SELECT count(*) FROM selected)::INTEGER,
+             (SELECT count(*) FROM selected s WHERE NOT EXISTS (SELECT 1 FROM committed c WHERE c.image_name = s.image_name))::INTEGER,
+             (SELECT coalesce(sum(n - 1), 0) FROM committed)::INTEGER,
+             (SELECT count(*) FROM committed c WHERE NOT EXISTS (SELECT 1 FROM selected s WHERE s.image_name = c.image_name))::INTEGER`);
+    const [selected, lost, duplicated, extra] = reader.getRows()[0]!.map(Number) as [number, number, number, number];
+    return { selected, lost, duplicated, extra };
+  } finally {
+    connection.disconnectSync();
+    instance.closeSync();
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * The longer chaos run of the queue executor (bench/RESULTS.md, "Queue executor under chaos"):
+ * a private redis-server, a warehouse of `--copies` × the demo set, then `--runs` runs, each with workers killed
+ * (SIGKILL) at random moments and its driver killed and resumed once (scripts/chaos/chaosRun.ts).
+ * Prints, per run and in total: partitions, kills, lost, duplicated, extra, failed partitions and
+ * leftovers. Exits 1 if anything was lost, duplicated or left behind.
+ *
+ *   npm run chaos -- [--runs 5] [--copies 10] [--kills 10] [--partition-size 20] [--workers 3]
+ *                    [--lock-ms 4000] [--seed N]
+ */
+import { execSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { chaosRun, type ChaosResult } from './chaos/chaosRun.js';
+import { makeChaosWarehouse } from './chaos/chaosWarehouse.js';
+import { startRedis, redisUnavailable } from './chaos/redisServer.js';
+
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      runs: { type: 'string', default: '5' },
+      copies: { type: 'string', default: '10' },
+      kills: { type: 'string', default: '10' },
+      'partition-size': { type: 'string', default: '20' },
+      workers: { type: 'string', default: '3' },
+      'lock-ms': { type: 'string', default: '4000' },
+      seed: { type: 'string' },
+    },
+  });
+  const int = (name: string, raw: string, min: number, max: number) => {
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v < min || v > max) throw new Error(`Expected integer between ${min} and ${max} for --${name} but received ${JSON.stringify(raw)}`);
+    return v;
+  };
+  const runs = int('runs', values.runs, 1, 1000);
+  const copies = int('copies', values.copies, 1, 1000);
+  const kills = int('kills', values.kills, 0, 1000);
+  const partitionSize = int('partition-size', values['partition-size'], 1, 1000);
+  const workers = int('workers', values.workers, 1, 32);
+  const lockMs = int('lock-ms', values['lock-ms'], 1000, 600_000);
+  const seed = values.seed === undefined ? Date.now() % 1_000_000 : int('seed', values.seed, 0, 2 ** 31 - 2);
+  let state = seed || 1;
+  const random = () => (state = (state * 16807) % 2147483647) / 2147483647;
+
+  const why = redisUnavailable();
+  if (why) {
+    process.stderr.write(`chaosQueue: ${why}\n`);
+    return 2;
+  }
+  const cpu = (os.cpus()[0]?.model ?? 'unknown CPU').trim();
+  process.stdout.write(`machine: ${os.availableParallelism()} cores (nproc ${execSync('nproc').toString().trim()}), ${cpu}, node ${process.version}\n`);
+  process.stdout.write(`settings: ${runs} runs over ${copies} × the demo set, ${workers} workers, up to ${kills} worker kills and 1 driver kill per run, partition size ${partitionSize}, lock ${lockMs} ms, seed ${seed}\n`);
+
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'imgpipe-chaos-'));
+  const redis = (await startRedis())!;
+  const results: ChaosResult[] = [];
+  try {
+    const passwordFile = path.join(tmp, 'redis-password');
+    writeFileSync(passwordFile, redis.password + '\n');
+    const warehouse = await makeChaosWarehouse(CLI, tmp, copies);
+    process.stdout.write('run  partitions  worker kills  interrupted attempts  driver kills  lost  duplicated  extra  failed partitions  leftovers  loop max ms  seconds\n');
+    for (let i = 0; i < runs; i++) {
+      const r = await chaosRun({
+        cli: CLI,
+        redis,
+        passwordFile,
+        warehouse,
+        partitionsDir: path.join(tmp, 'partitions'),
+        queue: `chaos-${i}`,
+        snapshot: new Date(Date.UTC(2030, 0, 1 + i)).toISOString().slice(0, 10),
+        partitionSize,
+        workers,
+        kills,
+        lockMs,
+        random,
+      });
+      results.push(r);
+      process.stdout.write(
+        `${String(i + 1).padStart(3)}  ${String(r.partitions).padStart(10)}  ${String(r.workerKills).padStart(12)}  ${String(r.interruptedAttempts).padStart(20)}  ${String(r.driverKills).padStart(12)}  ${String(r.lost).padStart(4)}  ${String(r.duplicated).padStart(10)}  ${String(r.extra).padStart(5)}  ${String(r.failedPartitions).padStart(17)}  ${String(r.leftovers.length).padStart(9)}  ${String(r.loopMaxMs).padStart(11)}  ${r.elapsedS.toFixed(1).padStart(7)}\n`,
+      );
+      for (const l of r.leftovers) process.stdout.write(`     leftover: ${l}\n`);
+    }
+  } finally {
+    await redis.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  const sum = (f: (r: ChaosResult) => number) => results.reduce((n, r) => n + f(r), 0);
+  const bad = sum((r) => r.lost + r.duplicated + r.extra + r.leftovers.length);
+  process.stdout.write(
+    `total: ${results.length} runs, ${sum((r) => r.partitions)} partitions, ${sum((r) => r.selected)} images, ${sum((r) => r.workerKills)} worker kills (${sum((r) => r.interruptedAttempts)} mid-partition), ${sum((r) => r.driverKills)} driver kills; ` +
+      `lost ${sum((r) => r.lost)}, duplicated ${sum((r) => r.duplicated)}, extra ${sum((r) => r.extra)}, failed partitions ${sum((r) => r.failedPartitions)}, leftovers ${sum((r) => r.leftovers.length)}; ` +
+      `worst event-loop delay ${Math.max(...results.map((r) => r.loopMaxMs))} ms (lock ${lockMs} ms)\n`,
+  );
+  return bad === 0 ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,180 @@
+/**
+ * Hive as a Catalog: selection in HiveQL through HiveServer2 (hive-driver), partitions registered in
+ * the metastore. Driver-only.
+ *
+ * HiveQL has no bound parameters, so every value from a user (category names, table and database
+ * names, locations) reaches a statement through `sqlQuote.ts` (escaped literals, checked and
+ * back-quoted names). A `--sql` selection is the user's own HiveQL, run as a sub-query (one statement:
+ * HiveServer2 refuses a `;`).
+ *
+ * Category trees: Hive has no recursive CTEs, so the driver walks `category_parent` level by level
+ * (one query per level and per chunk of names, down to `depth`), keeping the visited set (the category
+ * tree is small next to the images), then selects the images linked to the collected categories.
+ *
+ * Results are read page by page (HiveConnection.query) and re-batched: memory holds one page and one
+ * batch. Order is `image_name` (reproducible plans): on a very large selection that ORDER BY is one
+ * reducer's work in Hive; it is done once per run, at planning.
+ */
+import type { Logger } from 'pino';
+import { UsageError } from '../util/errors.js';
+import { isRemoteLocation, parentLocation, parseRemoteLocation } from '../sink/location.js';
+import type { Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
+import type { HiveValue } from './hive/decodeRowSet.js';
+import { HiveConnection } from './hive/HiveConnection.js';
+import { addResultPartitionDdl, createResultTableDdl } from './hive/hiveDdl.js';
+import type { HiveConnectionSpec } from './hive/hiveSettings.js';
+import { checkIdentifier, hiveQualified, hiveString, hiveStringList } from './sqlQuote.js';
+
+export interface HiveCatalogOptions {
+  log?: Logger;
+  /**
+   * Filesystem URI prefix under which Hive sees a `webhdfs://` location's path, e.g.
+   * `hdfs://analytics-hadoop`; null keeps the webhdfs:// URL (Hadoop reads those too). Local paths are
+   * registered as they are.
+   */
+  hdfsUri?: string | null;
+  /** Categories per IN list when walking the tree. @defaultValue 500 */
+  inListSize?: number;
+  /** Most categories a tree walk may collect. @defaultValue 20000 */
+  maxCategories?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class HiveCatalog implements Catalog {
+  /** The image query of the last category selection (with its collected categories), for describe(). */
+  private lastCategoryQuery: string | null = null;
+
+  private constructor(
+    readonly connection: HiveConnection,
+    private readonly options: HiveCatalogOptions,
+  ) {}
+
+  /** @throws {UsageError} as HiveConnection.open (unreachable, refused login, unknown database, …). */
+  static async open(spec: HiveConnectionSpec, options: HiveCatalogOptions = {}): Promise<HiveCatalog> {
+    return new HiveCatalog(await HiveConnection.open(spec, { log: options.log, env: options.env }), options);
+  }
+
+  private get spec(): HiveConnectionSpec {
+    return this.connection.spec;
+  }
+
+  private table(name: string): string {
+    return hiveQualified(this.spec.database, name);
+  }
+
+  describe(selection: Selection): string {
+    switch (selection.kind) {
+      case 'all':
+        return this.allSql();
+      case 'category':
+        return this.lastCategoryQuery ?? `-- category ${JSON.stringify(selection.category)} to depth ${selection.depth}, walked level by level in ${this.table('category_parent')}`;
+      case 'sql':
+        return this.userSqlWrapper(selection.sql);
+    }
+  }
+
+  async *select(selection: Selection, batchSize = 10_000): AsyncGenerator<ImageRef[]> {
+    const sql = selection.kind === 'all' ? this.allSql() : selection.kind === 'category' ? await this.categoryQuery(selection.category, selection.depth) : this.userSqlWrapper(selection.sql);
+    let batch: ImageRef[] = [];
+    try {
+      for await (const page of this.connection.query(sql)) {
+        for (const [name, pageId, sha1] of page) {
+          batch.push({ image_name: String(name), page_id: toBigInt(pageId ?? null), sha1: sha1 === null || sha1 === undefined ? null : String(sha1) });
+          if (batch.length >= batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+    } catch (e) {
+      // Hive: "SemanticException [Error 10004]: … Invalid table alias or column reference 'image_name'".
+      if (selection.kind === 'sql' && e instanceof UsageError && /Invalid (table alias or )?column reference '(\w+\.)?image_name'/i.test(e.message)) {
+        throw new UsageError(`--sql must return a column named image_name: ${e.message}`);
+      }
+      throw e;
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  /**
+   * Register a committed partition: the external table (created once), then the partition.
+   * Idempotent: both statements are IF NOT EXISTS.
+   * @throws {UsageError} when Hive refuses a statement (its message); the committed files stay.
+   */
+  async registerPartition(r: PartitionRegistration): Promise<void> {
+    checkIdentifier(r.table, 'table name');
+    const tableLocation = parentLocation(parentLocation(r.location));
+    await this.connection.execute(createResultTableDdl(this.spec.output_database, r.table, this.hiveLocation(tableLocation)));
+    await this.connection.execute(addResultPartitionDdl(this.spec.output_database, r.table, r.model, r.snapshot, this.hiveLocation(r.location)));
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+
+  /** The location as Hive should record it (see HiveCatalogOptions.hdfsUri). */
+  hiveLocation(location: string): string {
+    if (!isRemoteLocation(location) || !this.options.hdfsUri) return location;
+    return this.options.hdfsUri.replace(/\/+$/, '') + parseRemoteLocation(location).path;
+  }
+
+  private allSql(): string {
+    return `SELECT DISTINCT image_name AS image_name, page_id AS page_id, sha1 AS sha1 FROM ${this.table('image')} ORDER BY image_name`;
+  }
+
+  private userSqlWrapper(sql: string): string {
+    const body = sql.trim().replace(/;\s*$/, '');
+    // LEFT JOIN: a selected name with no row in `image` still gets a result row (missing_bytes).
+    return `SELECT DISTINCT CAST(s.image_name AS STRING) AS image_name, i.page_id AS page_id, i.sha1 AS sha1 FROM (\n${body}\n) s LEFT JOIN ${this.table('image')} i ON i.image_name = CAST(s.image_name AS STRING) ORDER BY image_name`;
+  }
+
+  /** Walk the tree (bounded by depth), then the query for the images in the collected categories. */
+  private async categoryQuery(category: string, depth: number): Promise<string> {
+    const root = hiveString(category);
+    const known = await this.scalar(
+      `SELECT count(*) FROM (SELECT category FROM ${this.table('categorylinks')} WHERE category = ${root} UNION ALL SELECT category FROM ${this.table('category_parent')} WHERE category = ${root} OR parent = ${root}) t`,
+    );
+    if (Number(known) === 0) {
+      throw new UsageError(`No category named ${JSON.stringify(category)} in Hive database ${this.spec.database} (names are case-sensitive and use underscores for spaces, as on Commons).`);
+    }
+    const visited = new Set([category]);
+    let frontier = [category];
+    const chunk = this.options.inListSize ?? 500;
+    const max = this.options.maxCategories ?? 20_000;
+    for (let level = 1; level <= depth && frontier.length > 0; level++) {
+      const next: string[] = [];
+      for (let i = 0; i < frontier.length; i += chunk) {
+        const sql = `SELECT DISTINCT category FROM ${this.table('category_parent')} WHERE parent IN ${hiveStringList(frontier.slice(i, i + chunk))}`;
+        for await (const page of this.connection.query(sql)) {
+          for (const [child] of page) {
+            const name = String(child);
+            if (visited.has(name)) continue;
+            visited.add(name);
+            next.push(name);
+          }
+        }
+        if (visited.size > max) {
+          throw new UsageError(`The tree under category ${JSON.stringify(category)} has more than ${max} categories by depth ${level}; use a smaller --depth or a --sql selection.`);
+        }
+      }
+      frontier = next;
+    }
+    const categories = [...visited].sort();
+    this.lastCategoryQuery =
+      `SELECT DISTINCT i.image_name AS image_name, i.page_id AS page_id, i.sha1 AS sha1 FROM ${this.table('categorylinks')} cl ` +
+      `JOIN ${this.table('image')} i ON i.page_id = cl.page_id WHERE cl.category IN ${hiveStringList(categories)} ORDER BY image_name`;
+    return this.lastCategoryQuery;
+  }
+
+  private async scalar(sql: string): Promise<HiveValue> {
+    for await (const page of this.connection.query(sql)) return page[0]?.[0] ?? null;
+    return null;
+  }
+}
+
+function toBigInt(v: HiveValue): bigint | null {
+  if (v === null) return null;
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number' || typeof v === 'string') return BigInt(v);
+  throw new Error(`Expected an integer page_id from Hive but received ${typeof v}`);
+}
