@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { classifySharpError, preprocess, roundHalfEven, shorterSideThenCenterCrop } from '../src/decode/preprocess.js';
+import { classifySharpError, endsEarly, preprocess, roundHalfEven, shorterSideThenCenterCrop } from '../src/decode/preprocess.js';
 import type { ModelInput } from '../src/model/ModelCard.js';
 import { ImageError } from '../src/util/errors.js';
 
@@ -87,5 +87,19 @@ describe('preprocess', () => {
     expect(classifySharpError(new Error('Input image exceeds pixel limit')).reason).toBe('too_many_pixels');
     expect(classifySharpError(new Error('VipsJpeg: Premature end of input file')).reason).toBe('truncated');
     expect(classifySharpError(new Error('something odd')).reason).toBe('decode_failed');
+  });
+
+  it('a garbled libvips message (its error buffer is shared by threads) still gives truncated for a cut file', async () => {
+    const jpeg = await solid(64, 64, [1, 2, 3]).jpeg().toBuffer();
+    const png = await solid(64, 64, [1, 2, 3]).png().toBuffer();
+    const gif = await solid(64, 64, [1, 2, 3]).gif().toBuffer();
+    const webp = await solid(64, 64, [1, 2, 3]).webp().toBuffer();
+    for (const whole of [jpeg, png, gif, webp]) {
+      expect(endsEarly(whole)).toBe(false);
+      expect(endsEarly(whole.subarray(0, whole.length - 5))).toBe(true);
+      expect(classifySharpError(new Error('Unknown error'), whole.subarray(0, whole.length >> 1)).reason).toBe('truncated');
+      expect(classifySharpError(new Error('Unknown error'), whole).reason).toBe('decode_failed');
+    }
+    expect(endsEarly(Buffer.concat([jpeg, Buffer.alloc(16)]))).toBe(false);
   });
 });

@@ -28,7 +28,7 @@ export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (e) {
-    throw classifySharpError(e);
+    throw classifySharpError(e, bytes);
   }
   if (!meta.width || !meta.height) throw new ImageError('decode_failed', 'the header has no dimensions');
   if (meta.width * meta.height > maxPixels) {
@@ -52,7 +52,7 @@ export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels
   try {
     raw = await pipeline.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw classifySharpError(e);
+    throw classifySharpError(e, bytes);
   }
   if (raw.info.channels !== 3 || raw.info.width !== input.width || raw.info.height !== input.height) {
     throw new ImageError('decode_failed', `decoded to ${raw.info.width}x${raw.info.height}x${raw.info.channels}, expected ${input.width}x${input.height}x3`);
@@ -113,12 +113,38 @@ function toTensor(hwc: Buffer, input: ModelInput): Float32Array | Uint8Array {
   return out;
 }
 
-/** Map libvips/sharp messages onto our reasons. The message is kept as the detail. */
-export function classifySharpError(e: unknown): ImageError {
+/**
+ * Map a libvips/sharp failure onto our reasons; the message is kept as the detail. libvips keeps one
+ * error buffer per process, so with decodes on several threads a message can come back garbled
+ * ("Unknown error", or another thread's text): when the bytes are given, a file whose container
+ * visibly ends early is `truncated` whatever the message says.
+ */
+export function classifySharpError(e: unknown, bytes?: Uint8Array): ImageError {
   if (e instanceof ImageError) return e;
   const message = (e as Error)?.message ?? String(e);
   if (/unsupported image format/i.test(message)) return new ImageError('unsupported_format', message);
   if (/pixel limit/i.test(message)) return new ImageError('too_many_pixels', message);
   if (/premature end|truncated|unexpected end|end of (file|stream)|not enough data|short read/i.test(message)) return new ImageError('truncated', message);
+  if (bytes && endsEarly(bytes)) return new ImageError('truncated', message);
   return new ImageError('decode_failed', message);
+}
+
+/** The file's container says it is cut short: JPEG without its EOI marker, PNG without IEND, GIF without its trailer, WebP shorter than its RIFF size. */
+export function endsEarly(b: Uint8Array): boolean {
+  const n = b.length;
+  if (n >= 3 && b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) {
+    let end = n;
+    while (end > 2 && b[end - 1] === 0x00) end--; // zero padding after EOI is common
+    return !(b[end - 2] === 0xff && b[end - 1] === 0xd9);
+  }
+  if (n >= 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
+    const tail = Buffer.from(b.subarray(Math.max(0, n - 12))).toString('latin1');
+    return !tail.includes('IEND');
+  }
+  if (n >= 6 && b[0] === 0x47 && b[1] === 0x49 && b[2] === 0x46) return b[n - 1] !== 0x3b;
+  if (n >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45) {
+    const riffSize = b[4]! | (b[5]! << 8) | (b[6]! << 16) | (b[7]! << 24);
+    return riffSize + 8 > n;
+  }
+  return false;
 }
