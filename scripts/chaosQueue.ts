@@ -63,7 +63,7 @@ async function main(): Promise<number> {
     const passwordFile = path.join(tmp, 'redis-password');
     writeFileSync(passwordFile, redis.password + '\n');
     const warehouse = await makeChaosWarehouse(CLI, tmp, copies);
-    process.stdout.write('run  partitions  worker kills  interrupted attempts  driver kills  lost  duplicated  extra  failed partitions  leftovers  loop max ms  seconds\n');
+    process.stdout.write('run  partitions  worker kills  interrupted attempts  finished twice  driver kills  lost  duplicated  extra  failed partitions  leftovers  loop max ms  seconds\n');
     for (let i = 0; i < runs; i++) {
       const r = await chaosRun({
         cli: CLI,
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
       });
       results.push(r);
       process.stdout.write(
-        `${String(i + 1).padStart(3)}  ${String(r.partitions).padStart(10)}  ${String(r.workerKills).padStart(12)}  ${String(r.interruptedAttempts).padStart(20)}  ${String(r.driverKills).padStart(12)}  ${String(r.lost).padStart(4)}  ${String(r.duplicated).padStart(10)}  ${String(r.extra).padStart(5)}  ${String(r.failedPartitions).padStart(17)}  ${String(r.leftovers.length).padStart(9)}  ${String(r.loopMaxMs).padStart(11)}  ${r.elapsedS.toFixed(1).padStart(7)}\n`,
+        `${String(i + 1).padStart(3)}  ${String(r.partitions).padStart(10)}  ${String(r.workerKills).padStart(12)}  ${String(r.interruptedAttempts).padStart(20)}  ${String(r.finishedTwice).padStart(14)}  ${String(r.driverKills).padStart(12)}  ${String(r.lost).padStart(4)}  ${String(r.duplicated).padStart(10)}  ${String(r.extra).padStart(5)}  ${String(r.failedPartitions).padStart(17)}  ${String(r.leftovers.length).padStart(9)}  ${String(r.loopMaxMs).padStart(11)}  ${r.elapsedS.toFixed(1).padStart(7)}\n`,
       );
       for (const l of r.leftovers) process.stdout.write(`     leftover: ${l}\n`);
     }
@@ -92,7 +92,7 @@ async function main(): Promise<number> {
   const sum = (f: (r: ChaosResult) => number) => results.reduce((n, r) => n + f(r), 0);
   const bad = sum((r) => r.lost + r.duplicated + r.extra + r.leftovers.length);
   process.stdout.write(
-    `total: ${results.length} runs, ${sum((r) => r.partitions)} partitions, ${sum((r) => r.selected)} images, ${sum((r) => r.workerKills)} worker kills (${sum((r) => r.interruptedAttempts)} mid-partition), ${sum((r) => r.driverKills)} driver kills; ` +
+    `total: ${results.length} runs, ${sum((r) => r.partitions)} partitions, ${sum((r) => r.selected)} images, ${sum((r) => r.workerKills)} worker kills (${sum((r) => r.interruptedAttempts)} mid-partition), ${sum((r) => r.driverKills)} driver kills, ${sum((r) => r.finishedTwice)} partitions finished twice; ` +
       `lost ${sum((r) => r.lost)}, duplicated ${sum((r) => r.duplicated)}, extra ${sum((r) => r.extra)}, failed partitions ${sum((r) => r.failedPartitions)}, leftovers ${sum((r) => r.leftovers.length)}; ` +
       `worst event-loop delay ${Math.max(...results.map((r) => r.loopMaxMs))} ms (lock ${lockMs} ms)\n`,
   );

@@ -143,42 +143,67 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
   }, 120_000);
 
   it('chaos: workers killed with SIGKILL at random moments and the driver killed once; every image exactly once', async () => {
-    // 900 images (3 × the demo set), so the run lasts long enough to be killed in the middle of.
-    const chaosWh = await makeChaosWarehouse(CLI, path.join(tmp.dir, 'chaos'), 3);
+    // 1200 images (4 × the demo set), so the run lasts long enough to be killed in the middle of.
+    const chaosWh = await makeChaosWarehouse(CLI, path.join(tmp.dir, 'chaos'), 4);
     const local = imgpipe(['run', '--warehouse', chaosWh, '--partitions-dir', parts, '--model', 'quality-basic', '--all', '--partition-size', '100', '--snapshot', '2026-04-05', '--json', '--quiet']);
     expect(local.code, local.stderr).toBe(0);
     const chaosBaseline = await rowsOf(JSON.parse(local.stdout).output);
-    expect(chaosBaseline.length).toBe(900);
+    expect(chaosBaseline.length).toBe(1200);
 
     const seed = Date.now() % 100_000 || 1;
     let state = seed;
     const random = () => (state = (state * 16807) % 2147483647) / 2147483647;
     const lockMs = 4000;
-    const r = await chaosRun({ cli: CLI, redis, passwordFile, warehouse: chaosWh, partitionsDir: parts, queue: 'chaos', snapshot: '2026-04-03', partitionSize: 10, kills: 6, lockMs, random });
+    const r = await chaosRun({ cli: CLI, redis, passwordFile, warehouse: chaosWh, partitionsDir: parts, queue: 'chaos', snapshot: '2026-04-03', partitionSize: 10, kills: 6, killEveryMs: [250, 1000], lockMs, random });
     console.log(
       `chaos (seed ${seed}): ${r.partitions} partitions, ${r.workerKills} workers killed (${r.interruptedAttempts} in the middle of a partition), ${r.driverKills} driver killed and resumed; ` +
         `lost ${r.lost}, duplicated ${r.duplicated}, leftovers ${r.leftovers.length}; worst event-loop delay ${r.loopMaxMs} ms; ${r.elapsedS} s`,
     );
     expect(r.workerKills).toBeGreaterThanOrEqual(2);
+    expect(r.interruptedAttempts).toBeGreaterThanOrEqual(1);
     expect(r.driverKills).toBe(1);
 
     // The status taken while no driver ran adds up, and saw workers.
     const mid = r.midStatus as { partitions: Record<string, number>; workers: string[] };
     const p = mid.partitions;
     expect(p.total).toBe(r.partitions);
-    expect(p.done + p.waiting! + p.active! + p.retrying! + p.finished! + p.not_queued!).toBe(r.partitions);
+    expect(p.done + p.waiting! + p.active! + p.retrying! + p.completed! + p.failed! + p.not_queued!).toBe(r.partitions);
     expect(mid.workers.length).toBeGreaterThan(0);
 
     // Every selected image exactly once, no partial or duplicate part files, nothing left in staging,
     // the same rows as the local executor, and nothing of the run left in Redis.
     expect({ lost: r.lost, duplicated: r.duplicated, extra: r.extra, leftovers: r.leftovers }).toEqual({ lost: 0, duplicated: 0, extra: 0, leftovers: [] });
-    expect(r.result).toMatchObject({ selected: 900, interrupted: false, failed_partitions: [] });
+    expect(r.result).toMatchObject({ selected: 1200, interrupted: false, failed_partitions: [] });
     expect(await rowsOf(r.output)).toEqual(chaosBaseline);
     expect(r.loopMaxMs).toBeLessThan(lockMs / 2);
     const q = openQueue('chaos');
     expect(await q.getJobCounts('completed', 'failed', 'wait', 'active', 'delayed')).toEqual({ completed: 0, failed: 0, wait: 0, active: 0, delayed: 0 });
     await q.close();
   }, 180_000);
+
+  it('a restarted driver commits what finished while it was away and runs nothing twice', async () => {
+    const queue = 'resume';
+    const first = start('driver', ['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'quality-basic', '--all', '--partition-size', '20', '--snapshot', '2026-04-06', '--json', '--quiet', ...driverArgs(queue)]);
+    const runId = await waitFor('the run to be planned', () => findRun('2026-04-06'));
+    const q = openQueue(queue);
+    await waitFor('all 16 jobs to be queued', async () => ((await q.getJobCounts('wait')).wait === 16 ? true : null));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // With no driver, a worker runs every partition; the jobs stay completed in Redis.
+    const worker = startWorker('resume-a', queue);
+    await waitFor('all 16 jobs to complete', async () => ((await q.getJobCounts('completed')).completed === 16 ? true : null));
+    const resumed = start('driver-resumed', ['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet', ...driverArgs(queue)]);
+    expect(await resumed.exited, resumed.stderr).toBe(0);
+    const result = JSON.parse(resumed.stdout);
+    expect(result).toMatchObject({ run_id: runId, selected: 301, ok: 296, error: 5, interrupted: false });
+    expect(await rowsOf(result.output)).toEqual(baseline);
+    expectCleanCommit(result.output, 16);
+    // Exactly one attempt per partition: nothing was queued again.
+    const attempts = attemptsIn(worker.stderr, runId);
+    expect([attempts.started.size, attempts.finished.size]).toEqual([16, 16]);
+    expect(await q.getJobCounts('completed', 'failed', 'wait', 'active', 'delayed')).toEqual({ completed: 0, failed: 0, wait: 0, active: 0, delayed: 0 });
+    await q.close();
+  }, 120_000);
 
   it('a poison partition ends as partition_failed rows with its last error after its attempts; the run commits', async () => {
     const queue = 'poison';
@@ -233,7 +258,7 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
     }
     // Nothing was planned by the runs that could not reach Redis.
-    expect(readdirSync(parts).filter((d) => !['2026-04-01', '2026-04-02', '2026-04-03', '2026-04-04', '2026-04-05'].includes(JSON.parse(readFileSync(path.join(parts, d, 'run.json'), 'utf8')).snapshot))).toEqual([]);
+    expect(readdirSync(parts).filter((d) => !['2026-04-01', '2026-04-02', '2026-04-03', '2026-04-04', '2026-04-05', '2026-04-06'].includes(JSON.parse(readFileSync(path.join(parts, d, 'run.json'), 'utf8')).snapshot))).toEqual([]);
   }, 60_000);
 });
 

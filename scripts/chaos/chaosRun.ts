@@ -1,8 +1,8 @@
 /**
  * One chaos run of the queue executor, with real processes: `workers` × `imgpipe worker` and one
- * driver (`imgpipe run --all --executor queue`), all the built CLI. While the run goes, a random
- * worker (one in the middle of a partition, if any) is killed with SIGKILL every 0.5–2 s (`kills`
- * times; a replacement starts each time), and
+ * driver (`imgpipe run --all --executor queue`), all the built CLI. While the run goes, every
+ * 0.5–2 s (`killEveryMs`) a random worker that is in the middle of a partition is killed with SIGKILL (`kills`
+ * times at most; a replacement starts each time), and
  * the driver is killed with SIGKILL once, after a few partitions are done, then restarted with
  * `--resume`. Then the committed table is read back with DuckDB and checked against the selection:
  * lost (selected, not committed), duplicated (committed more than once), extra (committed, not
@@ -33,8 +33,10 @@ export interface ChaosOptions {
   batchSize?: number;
   /** Workers alive at any time. @defaultValue 3 */
   workers?: number;
-  /** Worker kills (SIGKILL) during the run. */
+  /** Worker kills (SIGKILL) during the run, at most. */
   kills: number;
+  /** Time between kill attempts: uniform in [min, max] ms. @defaultValue [500, 2000] */
+  killEveryMs?: [number, number];
   /** Workers' --lock-duration. @defaultValue 4000 */
   lockMs?: number;
   /** Kill the driver once (after `driverKillAfter` partitions are done) and resume it. @defaultValue true */
@@ -42,6 +44,8 @@ export interface ChaosOptions {
   /** @defaultValue a quarter of the partitions, at least 3 */
   driverKillAfter?: number;
   random: () => number;
+  /** Run every process with `--log-level debug` (for a post-mortem of `logs`). */
+  debugLogs?: boolean;
 }
 
 export interface ChaosResult {
@@ -62,6 +66,8 @@ export interface ChaosResult {
   loopMaxMs: number;
   /** Partition attempts that workers started but never finished (killed mid-partition): work redone. */
   interruptedAttempts: number;
+  /** Partitions that more than one attempt finished (killed between finishing and reporting, or a lost lock): harmless, the first committed wins. */
+  finishedTwice: number;
   elapsedS: number;
   /** The resumed driver's `--json` result. */
   result: Record<string, unknown>;
@@ -95,11 +101,12 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
   };
   const redisArgs = ['--redis', `redis://127.0.0.1:${o.redis.port}`, '--redis-password-file', o.passwordFile, '--queue', o.queue];
   // No compaction after the commit: the check below wants the commit protocol's own output, one part per partition.
-  const driverArgs = ['--executor', 'queue', ...redisArgs, '--compact-below', '0'];
+  const debug = o.debugLogs ? ['--log-level', 'debug'] : [];
+  const driverArgs = ['--executor', 'queue', ...redisArgs, '--compact-below', '0', ...debug];
   const workers: Proc[] = [];
   let spawned = 0;
   const spawnWorker = () =>
-    workers.push(start(`worker chaos-${++spawned}`, ['worker', '--queue', o.queue, '--threads', '1', '--name', `chaos-${spawned}`, '--lock-duration', String(o.lockMs ?? 4000)], { REDIS_URL: o.redis.url }));
+    workers.push(start(`worker chaos-${++spawned}`, ['worker', '--queue', o.queue, '--threads', '1', '--name', `chaos-${spawned}`, '--lock-duration', String(o.lockMs ?? 4000), ...debug], { REDIS_URL: o.redis.url }));
 
   try {
     for (let i = 0; i < (o.workers ?? 3); i++) spawnWorker();
@@ -117,7 +124,8 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
     let midStatus: Record<string, unknown> | null = null;
     const killDriver = o.killDriver ?? true;
     while (alive(driver) || (killDriver && driverKills === 0)) {
-      await sleep(500 + o.random() * 1500);
+      const [lo, hi] = o.killEveryMs ?? [500, 2000];
+      await sleep(lo + o.random() * (hi - lo));
       if (killDriver && driverKills === 0) {
         if (!alive(driver)) throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
         if (doneCount() >= (o.driverKillAfter ?? Math.max(3, Math.floor(partitions / 4)))) {
@@ -131,15 +139,14 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
           continue;
         }
       }
-      // Prefer a worker in the middle of a partition (its last log line starts an attempt).
-      const living = workers.filter(alive);
-      const busy = living.filter((w) => {
+      // Kill a worker in the middle of a partition (one that started an attempt it has not finished):
+      // killing idle or still-starting workers tests little.
+      const busy = workers.filter(alive).filter((w) => {
         const a = attemptsIn(w.stderr);
         return a.started.size > a.finished.size;
       });
-      const targets = busy.length > 0 ? busy : living;
-      if (workerKills < o.kills && doneCount() < partitions && targets.length > 0) {
-        targets[Math.floor(o.random() * targets.length)]!.child.kill('SIGKILL');
+      if (workerKills < o.kills && doneCount() < partitions && busy.length > 0) {
+        busy[Math.floor(o.random() * busy.length)]!.child.kill('SIGKILL');
         workerKills++;
         spawnWorker();
       }
@@ -162,6 +169,9 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
     const attempts = workers.map((w) => attemptsIn(w.stderr, runId));
     const loopMaxMs = Math.max(0, ...attempts.map((a) => a.loopMaxMs));
     const interruptedAttempts = attempts.reduce((n, a) => n + [...a.started].filter((id) => !a.finished.has(id)).length, 0);
+    const finishedPer = new Map<number, number>();
+    for (const a of attempts) for (const p of a.finishedPartitions) finishedPer.set(p, (finishedPer.get(p) ?? 0) + 1);
+    const finishedTwice = [...finishedPer.values()].filter((n) => n > 1).length;
     return {
       runId,
       output,
@@ -176,6 +186,7 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
       leftovers,
       loopMaxMs,
       interruptedAttempts,
+      finishedTwice,
       elapsedS: (Date.now() - started) / 1000,
       result,
       midStatus,
@@ -191,20 +202,22 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
  * The attempts a worker's stderr reports (`imgpipe worker` writes one line when an attempt starts
  * and one when it ends, synchronously, so they survive a SIGKILL right after).
  */
-export function attemptsIn(stderr: string, runId?: string): { started: Set<string>; finished: Set<string>; loopMaxMs: number } {
+export function attemptsIn(stderr: string, runId?: string): { started: Set<string>; finished: Set<string>; finishedPartitions: number[]; loopMaxMs: number } {
   const started = new Set<string>();
   const finished = new Set<string>();
+  const finishedPartitions: number[] = [];
   let loopMaxMs = 0;
   for (const line of stderr.split('\n')) {
-    const m = /^partition \d+ of (\S+): (?:started \(attempt (\S+)\)|\d+ rows \(attempt ([^,]+), [\d.]+ s, event loop max (\d+) ms\)|attempt (\S+) failed after)/.exec(line);
-    if (!m || (runId !== undefined && m[1] !== runId)) continue;
-    if (m[2]) started.add(m[2]);
+    const m = /^partition (\d+) of (\S+): (?:started \(attempt (\S+)\)|\d+ rows \(attempt ([^,]+), [\d.]+ s, event loop max (\d+) ms\)|attempt (\S+) failed after)/.exec(line);
+    if (!m || (runId !== undefined && m[2] !== runId)) continue;
+    if (m[3]) started.add(m[3]);
     else {
-      finished.add((m[3] ?? m[5])!);
-      if (m[4]) loopMaxMs = Math.max(loopMaxMs, Number(m[4]));
+      finished.add((m[4] ?? m[6])!);
+      if (m[4]) finishedPartitions.push(Number(m[1]));
+      if (m[5]) loopMaxMs = Math.max(loopMaxMs, Number(m[5]));
     }
   }
-  return { started, finished, loopMaxMs };
+  return { started, finished, finishedPartitions, loopMaxMs };
 }
 
 async function waitForRun(partitionsDir: string, snapshot: string, driver: Proc): Promise<string> {

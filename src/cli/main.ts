@@ -42,6 +42,9 @@ Examples:
   imgpipe warehouse init --warehouse ./wh --demo
   imgpipe run --warehouse ./wh --model quality-basic --all
   imgpipe run --warehouse ./wh --model color-embed --category Landscapes --depth 2 --json
+  imgpipe worker --redis redis://:PASSWORD@redis-host:6379          (on each node)
+  imgpipe run --warehouse ./wh --model quality-basic --all --executor queue --redis redis://:PASSWORD@redis-host:6379
+  imgpipe status
   imgpipe models list
   imgpipe doctor`,
   );

@@ -83,8 +83,10 @@ function formatStatus(s: RunStatus, withQueue: boolean): string {
     `run        ${s.run_id}`,
     `model      ${s.model} → ${s.table}/model=${s.model}/snapshot=${s.snapshot}`,
     `state      ${s.state}`,
-    `partitions ${p.total}: ${p.done} done${p.failed_rows ? ` (${p.failed_rows} as partition_failed rows)` : ''}` +
-      (p.active === null ? '' : `, ${p.active} active, ${p.waiting} waiting, ${p.retrying} retrying, ${p.finished} finished (to commit), ${p.not_queued} not queued`),
+    `partitions ${p.total}: ${p.done} done${p.partition_failed ? ` (${p.partition_failed} as partition_failed rows)` : ''}` +
+      (p.active === null
+        ? ''
+        : `, ${p.active} active, ${p.waiting} waiting, ${p.retrying} retrying, ${p.completed} completed and ${p.failed} failed (to commit), ${p.not_queued} not queued`),
     `images     ${s.images.done}/${s.images.total} done (${pct}%)` +
       (s.images_per_s !== null ? `, ${s.images_per_s} images/s` : '') +
       (s.eta_s !== null ? `, about ${formatDuration(s.eta_s)} left` : ''),

@@ -165,7 +165,11 @@ export class QueueExecutor {
       if (fresh) this.options.onPartitionDone?.(committed, true);
       showProgress();
     };
-    const commit = async (message: PartCommitMessage) => settle(message.partition, await committer.commitTask(message, plan));
+    const commit = async (message: PartCommitMessage) => {
+      const fresh = await committer.commitTask(message, plan);
+      log?.debug({ partition: message.partition, attempt: message.attempt, fresh }, `partition ${message.partition} committed`);
+      settle(message.partition, fresh);
+    };
 
     const failPartition = async (partition: number, attempts: number, lastError: string) => {
       log?.error({ run_id: run.run_id, partition, attempts, last_error: lastError }, `partition ${partition} failed ${attempts} attempt(s); its images become partition_failed rows. Last error: ${lastError}`);
@@ -217,6 +221,7 @@ export class QueueExecutor {
           const job = (await this.queue.getJob(id)) as PartitionJob | undefined;
           if (!job) continue;
           if (done.has(p)) {
+            log?.debug({ partition: p, state }, 'job of a partition already done: removed');
             await job.remove().catch(() => undefined); // committed by an earlier driver
             continue;
           }
@@ -242,7 +247,7 @@ export class QueueExecutor {
       }
 
       // 3. Keep up to maxQueued of this run's jobs in Redis.
-      await this.enqueue(run, plan, pending, tracked);
+      await this.enqueue(run, plan, pending, tracked, done);
 
       // 4. Nobody working? Say so.
       if (Date.now() - lastProgressAt > NO_WORKER_HINT_MS && Date.now() - lastHint > 60_000) {
@@ -267,14 +272,20 @@ export class QueueExecutor {
     return done;
   }
 
-  /** Add jobs for pending partitions (re-attaching to any the queue already holds). */
-  private async enqueue(run: RunSpec, plan: RunPlanDir, pending: number[], tracked: Set<number>): Promise<void> {
+  /**
+   * Add jobs for pending partitions (re-attaching to any the queue already holds). Partitions done
+   * meanwhile are dropped: a restarted driver commits completed jobs before it adds any, and a
+   * committed partition's job is gone, so adding it again would run it twice.
+   */
+  private async enqueue(run: RunSpec, plan: RunPlanDir, pending: number[], tracked: Set<number>, done: Map<number, unknown>): Promise<void> {
     const maxQueued = this.options.maxQueued ?? 512;
     while (!this.stopping && pending.length > 0 && tracked.size < maxQueued) {
-      const batch = pending.splice(0, Math.min(64, maxQueued - tracked.size));
+      const batch = pending.splice(0, Math.min(64, maxQueued - tracked.size)).filter((p) => !done.has(p) && !tracked.has(p));
+      if (batch.length === 0) continue;
       const states = await Promise.all(batch.map((p) => this.queue.getJobState(partitionJobId(run.run_id, p))));
       const toAdd = batch.filter((_, i) => states[i] === 'unknown');
       if (toAdd.length < batch.length) this.options.log?.info(`run ${run.run_id}: re-attached to ${batch.length - toAdd.length} job(s) already in the queue`);
+      this.options.log?.debug({ added: toAdd, reattached: batch.filter((_, i) => states[i] !== 'unknown') }, 'enqueue');
       const manifests = await Promise.all(toAdd.map((p) => plan.readManifest(p)));
       await this.queue.addBulk(
         toAdd.map((p, i) => ({

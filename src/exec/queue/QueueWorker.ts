@@ -26,6 +26,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Device } from '../../model/ModelSession.js';
 import { partitionFileName, type PartCommitMessage } from '../../plan/manifest.js';
+import { Committer } from '../../sink/Committer.js';
 import { joinLocation, parentLocation } from '../../sink/location.js';
 import { openTableStore } from '../../sink/openTableStore.js';
 import type { TableStore } from '../../sink/TableStore.js';
@@ -114,6 +115,13 @@ export class QueueWorker {
         // worker (or removed by the driver), and this attempt's file would never be collected.
         if (token && (await job.extendLock(token, lockDuration)) !== 1) {
           throw new Error(`lost the lock on job ${job.id} (the event loop stalled or Redis was unreachable for over ${lockDuration} ms); another attempt runs it`);
+        }
+        // A stale duplicate that outlived its run's commit: its staging folder would outlive it too.
+        const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
+        if (await new Committer(run.table_location, run.run_id, run.model.qualified, run.snapshot, undefined, store).alreadyCommitted()) {
+          await removeAttempt(store, dir);
+          log.warn({ run_id: run.run_id, partition, attempt }, `partition ${partition}: run ${run.run_id} was committed while this attempt ran; its output is dropped`);
+          return message;
         }
         const event: AttemptEvent = { phase: 'done', run_id: run.run_id, partition, attempt, rows: message.rows, elapsed_ms: Math.round(performance.now() - started), loop_max_ms: Math.round(loop.max / 1e6) };
         log.debug(event, `partition ${partition} done`);

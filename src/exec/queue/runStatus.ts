@@ -31,19 +31,26 @@ export interface RunStatus {
   created_at: string;
   /** committed: visible in the table; running: jobs in the queue; incomplete: neither (resume it). */
   state: RunState;
+  /**
+   * Where each partition is; the states are disjoint and add up to `total`. The queue states are
+   * null without --redis.
+   */
   partitions: {
     total: number;
-    /** Committed to the run's staging (or the table). */
+    /** Committed to the run's staging (or the table), ok or as partition_failed rows. */
     done: number;
-    /** Of `done`: partitions whose images are partition_failed rows. */
-    failed_rows: number;
-    /** Queue states (null without --redis). */
+    /** Of `done`: partitions whose images are partition_failed rows (all attempts failed). */
+    partition_failed: number;
+    /** In the queue, not started yet. */
     waiting: number | null;
+    /** Running on a worker. */
     active: number | null;
     /** Waiting for a retry after a failed attempt. */
     retrying: number | null;
-    /** Finished, waiting for the driver to commit them. */
-    finished: number | null;
+    /** Completed by a worker, waiting for the driver to commit it. */
+    completed: number | null;
+    /** Failed all attempts, waiting for the driver to commit it as partition_failed rows. */
+    failed: number | null;
     /** Neither done nor in the queue: a driver has yet to add them. */
     not_queued: number | null;
   };
@@ -112,7 +119,7 @@ export async function runStatus(plan: RunPlanDir, queue: Queue | null): Promise<
     snapshot: run.snapshot,
     created_at: run.created_at,
     state: isCommitted ? 'committed' : 'incomplete',
-    partitions: { total: run.partitions, done: done.size, failed_rows: failedRows, waiting: null, active: null, retrying: null, finished: null, not_queued: null },
+    partitions: { total: run.partitions, done: done.size, partition_failed: failedRows, waiting: null, active: null, retrying: null, completed: null, failed: null, not_queued: null },
     images: { total: run.images, done: doneImages },
     images_per_s: null,
     eta_s: null,
@@ -121,13 +128,14 @@ export async function runStatus(plan: RunPlanDir, queue: Queue | null): Promise<
   };
 
   if (queue && !isCommitted) {
-    const states = { waiting: 0, active: 0, retrying: 0, finished: 0 };
+    const states = { waiting: 0, active: 0, retrying: 0, completed: 0, failed: 0 };
     const activeIds: string[] = [];
     const groups = [
-      ['waiting', ['wait', 'prioritized', 'waiting-children']],
+      ['completed', ['completed']],
+      ['failed', ['failed']],
       ['active', ['active']],
       ['retrying', ['delayed']],
-      ['finished', ['completed', 'failed']],
+      ['waiting', ['wait', 'prioritized', 'waiting-children']],
     ] as const;
     const seen = new Set<number>();
     for (const [state, types] of groups) {
