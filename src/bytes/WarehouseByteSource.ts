@@ -25,7 +25,7 @@ export class WarehouseByteSource implements ByteSource {
     const found = new Map<string, Uint8Array>();
     if (imageNames.length === 0) return found;
     const reader = await this.connection.runAndReadAll(
-      `SELECT image_name, bytes FROM read_parquet(${duckdbString(this.glob)}) WHERE list_contains($names, image_name)`,
+      `SELECT image_name, bytes FROM read_parquet(${duckdbString(this.glob)}) WHERE image_name = ANY($names)`,
       { names: listValue([...imageNames]) },
     );
     for (const [name, bytes] of reader.getRows()) {

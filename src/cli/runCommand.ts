@@ -33,6 +33,7 @@ interface RunFlags {
   batchSize: string;
   maxPixels: string;
   threads?: string;
+  inferenceThreads?: string;
   device: Device;
   resume?: string;
   planOnly?: boolean;
@@ -67,6 +68,7 @@ export function registerRunCommand(program: Command): void {
     .option('--batch-size <n>', 'images per inference batch', '16')
     .option('--max-pixels <n>', 'refuse images whose header says more pixels than this', String(DEFAULT_MAX_PIXELS))
     .option('--threads <n>', `decode worker threads (default: ${os.availableParallelism()}, the cores)`)
+    .option('--inference-threads <n>', `onnxruntime threads (default: ${os.availableParallelism()}, the cores)`)
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
     .option('--resume <run-id>', 'continue an interrupted run: only partitions not yet done run again')
     .option('--incremental', "score only images new or changed (by sha1) since this model's previous snapshot; carry the rest forward")
@@ -146,6 +148,7 @@ async function runAction(flags: RunFlags): Promise<number> {
     batchSize: parseIntegerFlag('--batch-size', flags.batchSize, 1, 4096),
     maxPixels: parseIntegerFlag('--max-pixels', flags.maxPixels, 1, Number.MAX_SAFE_INTEGER),
     threads: flags.threads === undefined ? undefined : parseIntegerFlag('--threads', flags.threads, 1, 256),
+    inferenceThreads: flags.inferenceThreads === undefined ? undefined : parseIntegerFlag('--inference-threads', flags.inferenceThreads, 1, 256),
     device: flags.device,
     resume: flags.resume,
     incremental: flags.incremental,

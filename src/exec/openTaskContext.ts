@@ -19,6 +19,8 @@ export interface TaskContextOptions {
   device: Device;
   /** Decode threads; @defaultValue the machine's cores. */
   threads?: number;
+  /** onnxruntime intra-op threads; @defaultValue onnxruntime's choice (the cores). */
+  inferenceThreads?: number;
   batchSize: number;
   onImages?: (n: number) => void;
   /** Where warnings go (CUDA asked for but missing); @defaultValue stderr. */
@@ -35,7 +37,7 @@ export async function openTaskContext(run: RunSpec, options: TaskContextOptions)
   if (model.card.sha256 !== run.model.sha256) {
     throw new UsageError(`Run ${run.run_id} was planned with ${run.model.qualified} sha256 ${run.model.sha256}, but its card now says ${model.card.sha256}; start a new run.`);
   }
-  const session = await ModelSession.create(model, { device: options.device, warn: options.warn ?? ((m) => process.stderr.write(`imgpipe: warning: ${m}\n`)) });
+  const session = await ModelSession.create(model, { device: options.device, intraOpThreads: options.inferenceThreads, warn: options.warn ?? ((m) => process.stderr.write(`imgpipe: warning: ${m}\n`)) });
   const decoder = DecodePool.create({ threads: options.threads });
   let bytes;
   try {

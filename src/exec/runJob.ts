@@ -55,6 +55,8 @@ export interface RunJobOptions {
   batchSize: number;
   maxPixels: number;
   threads?: number;
+  /** onnxruntime intra-op threads (`--inference-threads`). */
+  inferenceThreads?: number;
   device: Device;
   resume?: string;
   /** Score only images new or changed since the model's previous snapshot; carry the rest. */
@@ -160,7 +162,7 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
       device = [...queueExecutor.devices].sort().join('+') || 'queue';
       stopped = queueExecutor.stopped;
     } else {
-      const opened = await openTaskContext(run, { device: options.device, threads: options.threads, batchSize: options.batchSize, onImages: options.onImages });
+      const opened = await openTaskContext(run, { device: options.device, threads: options.threads, inferenceThreads: options.inferenceThreads, batchSize: options.batchSize, onImages: options.onImages });
       device = opened.ctx.session.provider;
       const executor = new LocalExecutor({ log: options.log });
       options.onExecutor?.(executor);
