@@ -248,6 +248,42 @@ async function benchModel(name: string, modelsDirs: string[], warehouse: string,
   };
 }
 
+/**
+ * Decode against PIL on the same cores, in the same run: the ImageNet photos (~500 px) and the same
+ * photos re-encoded as 3600 px originals (the common case on Commons, where JPEG shrink-on-load
+ * matters). PIL runs through bench/pil_decode.py with Debian's python3-pil; skipped when absent.
+ */
+async function benchDecodeVsPil(dir: string, quick: boolean): Promise<{ set: string; sharp_img_s: number; pil_img_s: number | null }[] | string> {
+  if (!existsSync(SHARED_IMAGES)) return 'skipped: ../shared/images absent';
+  const python = '/usr/bin/python3';
+  const pilScript = path.join(ROOT, 'bench', 'pil_decode.py');
+  const havePil = existsSync(python) && (await new Promise<boolean>((resolve) => spawn(python, ['-c', 'import PIL, numpy']).on('close', (code) => resolve(code === 0))));
+  const mobilenet = await loadModel('mobilenet-v2', [SHARED_MODELS]);
+  const small = readdirSync(SHARED_IMAGES).filter((f) => /\.jpe?g$/i.test(f)).sort().map((f) => path.join(SHARED_IMAGES, f));
+  const bigDir = path.join(dir, 'big-originals');
+  mkdirSync(bigDir, { recursive: true });
+  for (const f of small.slice(0, 30)) await sharp(f).resize({ width: 3600 }).jpeg({ quality: 90 }).toFile(path.join(bigDir, path.basename(f)));
+  const big = readdirSync(bigDir).map((f) => path.join(bigDir, f));
+  const out = [];
+  for (const [set, files] of [['ImageNet sample (~500 px)', small], ['3600 px originals', big]] as const) {
+    const bytes = files.map((f) => new Uint8Array(readFileSync(f)));
+    const sharpRate = await measureDecode(mobilenet, bytes, quick ? 1 : 3);
+    let pilRate: number | null = null;
+    if (havePil) {
+      const r = await new Promise<string>((resolve) => {
+        let text = '';
+        const child = spawn(python, [pilScript, String(os.availableParallelism()), quick ? '1' : '3', ...files]);
+        child.stdout.on('data', (d) => (text += d));
+        child.on('close', () => resolve(text));
+      });
+      pilRate = (JSON.parse(r) as { images_per_s: number }).images_per_s;
+    }
+    out.push({ set, sharp_img_s: round(sharpRate), pil_img_s: pilRate });
+  }
+  if (!havePil) log('note: PIL comparison skipped: /usr/bin/python3 with PIL and numpy not found (apt-get install python3-pil python3-numpy)');
+  return out;
+}
+
 interface PlanningFigure {
   ids: number;
   seconds: number;
@@ -311,7 +347,9 @@ async function main(): Promise<void> {
     for (const m of models) figures.push(await benchModel(m, modelsDirs, warehouse, bytes, dir, args.quick));
     const sink = args.sink ? await benchSink({ rows: args.quick ? 5_000 : 20_000, repeats: args.quick ? 1 : 3, only: ['pw-tuned-snappy'], workloads: ['classification', 'embedding-2048'], memory: false }) : null;
     const planning = args.planning ? await benchPlanning(dir, args.quick) : [];
-    const result = { at: new Date().toISOString(), machine, images: source, models: figures, sink: sink?.figures.map((f) => ({ workload: f.workload, writer: f.writer, rows_per_s: Math.round(f.rowsPerSecond) })) ?? [], planning, pytorch_dataloader_reference_img_s: PYTORCH_DATALOADER_IMG_S };
+    log('[decode vs PIL] …');
+    const decodeVsPil = await benchDecodeVsPil(dir, args.quick);
+    const result = { at: new Date().toISOString(), machine, images: source, models: figures, sink: sink?.figures.map((f) => ({ workload: f.workload, writer: f.writer, rows_per_s: Math.round(f.rowsPerSecond) })) ?? [], planning, decode_vs_pil: decodeVsPil, pytorch_dataloader_reference_img_s: PYTORCH_DATALOADER_IMG_S };
     mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const out = path.join(ROOT, 'bench', 'results', `bench-${result.at.replace(/[:.]/g, '-')}.json`);
     writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
@@ -332,6 +370,8 @@ async function main(): Promise<void> {
       `N naive one-at-a-time baseline, E/PyTorch against ${PYTORCH_DATALOADER_IMG_S} img/s (torchvision DataLoader + PyTorch, measured by the issue's author; not reproducible here).`,
     ];
     if (sink) lines.push('', table(['sink workload', 'rows/s (one core)'], sink.figures.map((f) => [f.workload, Math.round(f.rowsPerSecond)])));
+    if (typeof decodeVsPil === 'string') lines.push('', `decode vs PIL: ${decodeVsPil}`);
+    else lines.push('', table(['decode (mobilenet-v2 preprocessing, all cores)', 'sharp img/s', 'PIL img/s'], decodeVsPil.map((d) => [d.set, d.sharp_img_s, d.pil_img_s ?? 'n/a'])));
     if (planning.length) lines.push('', table(['planning ids', 'seconds', 'ids/s', 'peak RSS MB'], planning.map((p) => [p.ids, p.seconds, p.ids_per_s, p.peak_rss_mb])));
     lines.push('', `JSON: ${path.relative(process.cwd(), out)}`);
     process.stdout.write(lines.join('\n') + '\n');

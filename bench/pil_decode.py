@@ -1,0 +1,56 @@
+"""PIL baseline for `npm run bench` (decode only, the torchvision eval transform without torch):
+open -> RGB -> resize shorter side to 256 (bilinear, antialiased as PIL does) -> center crop 224
+-> float32 CHW normalized with ImageNet mean/std (what ToTensor + Normalize produce).
+
+    python3 bench/pil_decode.py PROCESSES SECONDS FILE...
+
+Prints one JSON line: {"images_per_s": …, "processes": …, "pil": "…"}. Uses Debian's python3-pil and
+python3-numpy (`apt-get install python3-pil python3-numpy`); the bench skips it, saying so, when absent.
+"""
+import json
+import multiprocessing as mp
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32).reshape(3, 1, 1)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32).reshape(3, 1, 1)
+
+
+def transform(path):
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        if w <= h:
+            ow, oh = 256, int(256 * h / w)
+        else:
+            ow, oh = int(256 * w / h), 256
+        im = im.resize((ow, oh), Image.BILINEAR)
+        left, top = round((ow - 224) / 2), round((oh - 224) / 2)
+        im = im.crop((left, top, left + 224, top + 224))
+        a = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        return (a - MEAN) / STD
+
+
+def worker(args):
+    files, seconds = args
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for f in files:
+            transform(f)
+            done += 1
+    return done, time.perf_counter() - start
+
+
+def main():
+    processes, seconds, files = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+    with mp.Pool(processes) as pool:
+        results = pool.map(worker, [(files, seconds)] * processes)
+    rate = sum(d / t for d, t in results)
+    print(json.dumps({"images_per_s": round(rate, 1), "processes": processes, "pil": Image.__version__}))
+
+
+if __name__ == "__main__":
+    main()
