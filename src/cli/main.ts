@@ -76,6 +76,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `imgpipe … | head` closes stdout early: that is not an error of ours.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
+    throw e;
+  });
+}
+
 const code = await main(process.argv);
 process.exitCode = code;
 // Native handles (onnxruntime, DuckDB, worker threads) are closed by the commands; exit promptly anyway.
