@@ -14,6 +14,7 @@ const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
 const demo = path.join(root, '.demo');
 const warehouse = path.join(demo, 'warehouse');
 const partitions = path.join(demo, 'partitions');
+const today = new Date().toISOString().slice(0, 10);
 
 function imgpipe(...args: string[]): void {
   process.stdout.write(`\n$ imgpipe ${args.map((a) => (/\s/.test(a) ? JSON.stringify(a) : a)).join(' ')}\n`);
@@ -26,8 +27,8 @@ function imgpipe(...args: string[]): void {
 
 rmSync(demo, { recursive: true, force: true });
 imgpipe('warehouse', 'init', '--warehouse', warehouse, '--demo');
-imgpipe('run', '--warehouse', warehouse, '--model', 'quality-basic', '--all', '--partition-size', '100', '--partitions-dir', partitions);
-imgpipe('run', '--warehouse', warehouse, '--model', 'color-embed', '--category', 'Landscapes', '--depth', '2', '--partitions-dir', partitions);
+imgpipe('run', '--warehouse', warehouse, '--model', 'quality-basic', '--all', '--snapshot', today, '--partition-size', '100', '--partitions-dir', partitions);
+imgpipe('run', '--warehouse', warehouse, '--model', 'color-embed', '--category', 'Landscapes', '--depth', '2', '--snapshot', today, '--partitions-dir', partitions);
 
 // Read the committed tables back through the warehouse's views, as another team would.
 const db = await DuckDBInstance.create(':memory:');
@@ -45,4 +46,5 @@ await show('Labels from quality-basic:', "SELECT status, coalesce(label, error) 
 await show('Embeddings from color-embed:', 'SELECT count(*) AS images, count(embedding) AS with_embedding, any_value(len(embedding)) AS dim FROM embeddings');
 c.disconnectSync();
 db.closeSync();
-process.stdout.write(`\nThe demo warehouse is in ${warehouse}; query it with: duckdb -init ${path.join(warehouse, 'views.sql')}\n`);
+imgpipe('report', '--warehouse', warehouse, '--table', 'classifications', '--snapshot', today, '--model', 'quality-basic-1', '--out', path.join(demo, 'report'));
+process.stdout.write(`\nOpen ${path.join(demo, 'report', 'index.html')} in a browser to look at the labels.\nThe demo warehouse is in ${warehouse}; its tables as DuckDB views: ${path.join(warehouse, 'views.sql')}\n`);

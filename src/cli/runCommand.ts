@@ -265,6 +265,7 @@ export function formatSummary(r: RunJobResult): string {
     lines.push(`  failed    partition ${f.partition} after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}: ${f.last_error.split('\n')[0]}`);
   }
   lines.push(`  time      ${r.elapsed_s.toFixed(1)} s, ${r.images_per_s} images/s`);
-  lines.push(`Query it: duckdb -c "SELECT status, label, count(*) FROM read_parquet('${r.output}/*.parquet') GROUP BY ALL"`);
+  lines.push(`Look at it: imgpipe report ${r.run_id}   (an HTML page with counts, confidence and thumbnails)`);
+  lines.push(`Query it:   SELECT status, label, count(*) FROM read_parquet('${r.output}/*.parquet') GROUP BY ALL;`);
   return lines.join('\n') + '\n';
 }
