@@ -1,5 +1,6 @@
 /**
- * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--images N] [--no-planning] [--no-sink]`
+ * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--images N] [--no-planning] [--no-sink]
+ *                 [--only models,sink,planning,pil,incremental]`
  *
  * Throughput against the machine's own limit, for each model:
  *   D  decode only: images/s of the exact preprocessing the model needs, all cores (decode pool);
@@ -17,7 +18,7 @@
  * compare ratios from one run.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,8 @@ const SHARED_IMAGES = path.join(SHARED, 'images', 'imagenet-sample');
 const PYTORCH_DATALOADER_IMG_S = 22;
 
 interface Args {
+  /** Sections to run: models, sink, planning, pil, incremental (all by default). */
+  only: Set<string> | null;
   json: boolean;
   quick: boolean;
   models: string[];
@@ -56,7 +59,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { json: false, quick: false, models: [], images: 1200, planning: true, sink: true };
+  const a: Args = { only: null, json: false, quick: false, models: [], images: 1200, planning: true, sink: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') a.json = true;
@@ -65,6 +68,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--no-sink') a.sink = false;
     else if (arg === '--model') a.models.push(argv[++i] ?? '');
     else if (arg === '--images') a.images = Number(argv[++i]);
+    else if (arg === '--only') a.only = new Set((argv[++i] ?? '').split(','));
     else throw new Error(`unknown argument ${arg}; see the comment at the top of scripts/bench.ts`);
   }
   if (!Number.isInteger(a.images) || a.images < 10) throw new Error(`Expected integer of at least 10 for --images but received ${a.images}`);
@@ -284,6 +288,31 @@ async function benchDecodeVsPil(dir: string, quick: boolean): Promise<{ set: str
   return out;
 }
 
+/**
+ * Issue 7's measurement: the same data, a full run and then an incremental run after 1% of the
+ * images changed (their sha1 rewritten in `image`, as a re-upload would), same model.
+ */
+async function benchIncremental(warehouse: string, dir: string, model: string, modelsDirs: string[], images: number) {
+  const common = ['run', '--warehouse', warehouse, '--partitions-dir', path.join(dir, 'partitions'), ...modelsDirs.flatMap((d) => ['--models-dir', d]), '--model', model, '--all', '--table', 'bench_incremental', '--json', '--quiet'];
+  log(`[incremental] full run of ${model} …`);
+  const full = await runMeasured([...common, '--snapshot', '2026-01-01']);
+  if (full.code !== 0) throw new Error(`full run failed: ${full.stderr}`);
+  const changed = Math.max(1, Math.round(images / 100));
+  const imageFile = path.join(warehouse, 'image', 'data.parquet');
+  const db = await DuckDBInstance.create(':memory:');
+  const c = await db.connect();
+  await c.run(`COPY (SELECT * REPLACE (CASE WHEN row_number() OVER (ORDER BY image_name) <= ${changed} THEN md5(sha1) ELSE sha1 END AS sha1) FROM read_parquet(${duckdbString(imageFile)})) TO ${duckdbString(imageFile + '.new')} (FORMAT parquet)`);
+  c.disconnectSync();
+  db.closeSync();
+  renameSync(imageFile + '.new', imageFile);
+  log(`[incremental] incremental run with ${changed} of ${images} images changed …`);
+  const incr = await runMeasured([...common, '--snapshot', '2026-01-02', '--incremental']);
+  if (incr.code !== 0) throw new Error(`incremental run failed: ${incr.stderr}`);
+  const f = JSON.parse(full.stdout) as { elapsed_s: number; inferred: number };
+  const i = JSON.parse(incr.stdout) as { elapsed_s: number; inferred: number; incremental: { scored: number; carried_forward: number } };
+  return { model, images, changed, full_s: f.elapsed_s, full_inferred: f.inferred, incremental_s: i.elapsed_s, incremental_scored: i.incremental.scored, incremental_inferred: i.inferred, carried_forward: i.incremental.carried_forward, speedup: round(f.elapsed_s / i.elapsed_s, 1) };
+}
+
 interface PlanningFigure {
   ids: number;
   seconds: number;
@@ -343,13 +372,15 @@ async function main(): Promise<void> {
     if (!shared) log(`note: ${SHARED} absent: benchmarking the built-in models on the demo set`);
     const { warehouse, source } = await buildDataset(dir, args.quick ? Math.min(args.images, 200) : args.images);
     const bytes = await loadAllBytes(warehouse);
+    const on = (section: string) => args.only === null || args.only.has(section);
     const figures: ModelFigures[] = [];
-    for (const m of models) figures.push(await benchModel(m, modelsDirs, warehouse, bytes, dir, args.quick));
-    const sink = args.sink ? await benchSink({ rows: args.quick ? 5_000 : 20_000, repeats: args.quick ? 1 : 3, only: ['pw-tuned-snappy'], workloads: ['classification', 'embedding-2048'], memory: false }) : null;
-    const planning = args.planning ? await benchPlanning(dir, args.quick) : [];
-    log('[decode vs PIL] …');
-    const decodeVsPil = await benchDecodeVsPil(dir, args.quick);
-    const result = { at: new Date().toISOString(), machine, images: source, models: figures, sink: sink?.figures.map((f) => ({ workload: f.workload, writer: f.writer, rows_per_s: Math.round(f.rowsPerSecond) })) ?? [], planning, decode_vs_pil: decodeVsPil, pytorch_dataloader_reference_img_s: PYTORCH_DATALOADER_IMG_S };
+    if (on('models')) for (const m of models) figures.push(await benchModel(m, modelsDirs, warehouse, bytes, dir, args.quick));
+    const sink = args.sink && on('sink') ? await benchSink({ rows: args.quick ? 5_000 : 20_000, repeats: args.quick ? 1 : 3, only: ['pw-tuned-snappy'], workloads: ['classification', 'embedding-2048'], memory: false }) : null;
+    const planning = args.planning && on('planning') ? await benchPlanning(dir, args.quick) : [];
+    if (on('pil')) log('[decode vs PIL] …');
+    const decodeVsPil = on('pil') ? await benchDecodeVsPil(dir, args.quick) : 'not run (--only)';
+    const incremental = on('incremental') ? await benchIncremental(warehouse, dir, models[0]!, modelsDirs, bytes.length) : null;
+    const result = { at: new Date().toISOString(), machine, images: source, models: figures, sink: sink?.figures.map((f) => ({ workload: f.workload, writer: f.writer, rows_per_s: Math.round(f.rowsPerSecond) })) ?? [], planning, decode_vs_pil: decodeVsPil, incremental, pytorch_dataloader_reference_img_s: PYTORCH_DATALOADER_IMG_S };
     mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
     const out = path.join(ROOT, 'bench', 'results', `bench-${result.at.replace(/[:.]/g, '-')}.json`);
     writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
@@ -372,6 +403,7 @@ async function main(): Promise<void> {
     if (sink) lines.push('', table(['sink workload', 'rows/s (one core)'], sink.figures.map((f) => [f.workload, Math.round(f.rowsPerSecond)])));
     if (typeof decodeVsPil === 'string') lines.push('', `decode vs PIL: ${decodeVsPil}`);
     else lines.push('', table(['decode (mobilenet-v2 preprocessing, all cores)', 'sharp img/s', 'PIL img/s'], decodeVsPil.map((d) => [d.set, d.sharp_img_s, d.pil_img_s ?? 'n/a'])));
+    if (incremental) lines.push('', table(['incremental (same data)', 'seconds', 'images inferred'], [[`full run, ${incremental.model}`, incremental.full_s, incremental.full_inferred], [`--incremental, ${incremental.changed} of ${incremental.images} changed (1%)`, incremental.incremental_s, incremental.incremental_inferred]]), `speed-up ${incremental.speedup}×, ${incremental.carried_forward} rows carried forward`);
     if (planning.length) lines.push('', table(['planning ids', 'seconds', 'ids/s', 'peak RSS MB'], planning.map((p) => [p.ids, p.seconds, p.ids_per_s, p.peak_rss_mb])));
     lines.push('', `JSON: ${path.relative(process.cwd(), out)}`);
     process.stdout.write(lines.join('\n') + '\n');
