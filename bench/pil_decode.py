@@ -3,6 +3,7 @@ open -> RGB -> resize shorter side to 256 (bilinear, antialiased as PIL does) ->
 -> float32 CHW normalized with ImageNet mean/std (what ToTensor + Normalize produce).
 
     python3 bench/pil_decode.py PROCESSES SECONDS FILE...
+    python3 bench/pil_decode.py --decode-only PROCESSES SECONDS FILE...   (open + RGB, nothing else)
 
 Prints one JSON line: {"images_per_s": …, "processes": …, "pil": "…"}. Uses Debian's python3-pil and
 python3-numpy (`apt-get install python3-pil python3-numpy`); the bench skips it, saying so, when absent.
@@ -34,20 +35,29 @@ def transform(path):
         return (a - MEAN) / STD
 
 
+def decode_only(path):
+    with Image.open(path) as im:
+        im.convert("RGB").load()
+
+
 def worker(args):
-    files, seconds = args
+    files, seconds, fn = args
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for f in files:
-            transform(f)
+            fn(f)
             done += 1
     return done, time.perf_counter() - start
 
 
 def main():
-    processes, seconds, files = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+    args = sys.argv[1:]
+    fn = transform
+    if args and args[0] == "--decode-only":
+        fn, args = decode_only, args[1:]
+    processes, seconds, files = int(args[0]), float(args[1]), args[2:]
     with mp.Pool(processes) as pool:
-        results = pool.map(worker, [(files, seconds)] * processes)
+        results = pool.map(worker, [(files, seconds, fn)] * processes)
     rate = sum(d / t for d, t in results)
     print(json.dumps({"images_per_s": round(rate, 1), "processes": processes, "pil": Image.__version__}))
 

@@ -268,20 +268,28 @@ async function benchDecodeVsPil(dir: string, quick: boolean): Promise<{ set: str
   mkdirSync(bigDir, { recursive: true });
   for (const f of small.slice(0, 30)) await sharp(f).resize({ width: 3600 }).jpeg({ quality: 90 }).toFile(path.join(bigDir, path.basename(f)));
   const big = readdirSync(bigDir).map((f) => path.join(bigDir, f));
+  const runPil = (args: string[]) =>
+    new Promise<number>((resolve) => {
+      let text = '';
+      const child = spawn(python, [pilScript, ...args]);
+      child.stdout.on('data', (d) => (text += d));
+      child.on('close', () => resolve((JSON.parse(text) as { images_per_s: number }).images_per_s));
+    });
   const out = [];
+  // What bounds D on small JPEGs: the JPEG decode alone, one thread against one process.
+  const smallBytes = small.map((f) => readFileSync(f));
+  sharp.concurrency(1);
+  let decoded = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < (quick ? 1000 : 3000)) for (const b of smallBytes) (await sharp(b).raw().toBuffer(), decoded++);
+  const sharpDecodeOnly = decoded / ((performance.now() - t0) / 1000);
+  sharp.concurrency(os.availableParallelism());
+  out.push({ set: 'JPEG decode only (no resize), 1 thread / 1 process, ImageNet sample', sharp_img_s: round(sharpDecodeOnly), pil_img_s: havePil ? await runPil(['--decode-only', '1', quick ? '1' : '3', ...small]) : null });
   for (const [set, files] of [['ImageNet sample (~500 px)', small], ['3600 px originals', big]] as const) {
     const bytes = files.map((f) => new Uint8Array(readFileSync(f)));
     const sharpRate = await measureDecode(mobilenet, bytes, quick ? 1 : 3);
     let pilRate: number | null = null;
-    if (havePil) {
-      const r = await new Promise<string>((resolve) => {
-        let text = '';
-        const child = spawn(python, [pilScript, String(os.availableParallelism()), quick ? '1' : '3', ...files]);
-        child.stdout.on('data', (d) => (text += d));
-        child.on('close', () => resolve(text));
-      });
-      pilRate = (JSON.parse(r) as { images_per_s: number }).images_per_s;
-    }
+    if (havePil) pilRate = await runPil([String(os.availableParallelism()), quick ? '1' : '3', ...files]);
     out.push({ set, sharp_img_s: round(sharpRate), pil_img_s: pilRate });
   }
   if (!havePil) log('note: PIL comparison skipped: /usr/bin/python3 with PIL and numpy not found (apt-get install python3-pil python3-numpy)');
@@ -402,7 +410,7 @@ async function main(): Promise<void> {
     ];
     if (sink) lines.push('', table(['sink workload', 'rows/s (one core)'], sink.figures.map((f) => [f.workload, Math.round(f.rowsPerSecond)])));
     if (typeof decodeVsPil === 'string') lines.push('', `decode vs PIL: ${decodeVsPil}`);
-    else lines.push('', table(['decode (mobilenet-v2 preprocessing, all cores)', 'sharp img/s', 'PIL img/s'], decodeVsPil.map((d) => [d.set, d.sharp_img_s, d.pil_img_s ?? 'n/a'])));
+    else lines.push('', table(['decode (mobilenet-v2 preprocessing, all cores, unless said)', 'sharp img/s', 'PIL img/s'], decodeVsPil.map((d) => [d.set, d.sharp_img_s, d.pil_img_s ?? 'n/a'])));
     if (incremental) lines.push('', table(['incremental (same data)', 'seconds', 'images inferred'], [[`full run, ${incremental.model}`, incremental.full_s, incremental.full_inferred], [`--incremental, ${incremental.changed} of ${incremental.images} changed (1%)`, incremental.incremental_s, incremental.incremental_inferred]]), `speed-up ${incremental.speedup}×, ${incremental.carried_forward} rows carried forward`);
     if (planning.length) lines.push('', table(['planning ids', 'seconds', 'ids/s', 'peak RSS MB'], planning.map((p) => [p.ids, p.seconds, p.ids_per_s, p.peak_rss_mb])));
     lines.push('', `JSON: ${path.relative(process.cwd(), out)}`);
