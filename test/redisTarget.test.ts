@@ -89,6 +89,16 @@ describe('passwords with an unencoded "@", "/", "#" or "?"', () => {
     expect(() => parseRedisUrl(raw)).toThrow(`Expected a Redis URL redis://[user:pass@]host:6379[/db] or rediss://… (TLS) for --redis but received ${JSON.stringify(shown)} of type string`);
   });
 
+  it.each([
+    ['redis://:p@ss#w@127.0.0.1:6379'],
+    ['redis://:p@ss?w@127.0.0.1:6379'],
+    ['redis://:p@ss/w@127.0.0.1:6379'],
+  ])('%s would connect to host "ss": refused, masked whole', (raw) => {
+    expect(() => parseRedisUrl(raw)).toThrow(
+      'Expected a Redis URL with no "?", "#" or "@" after the host (in a password write them %3F, %23, %40, or use --redis-password-file) for --redis but received "redis://:***@127.0.0.1:6379" of type string',
+    );
+  });
+
   it('maskRedisUrl keeps the user name and everything after the last "@"', () => {
     expect(maskRedisUrl('redis://:p@ss@host:6379')).toBe('redis://:***@host:6379');
     expect(maskRedisUrl('redis://user:p@s:s@host')).toBe('redis://user:***@host');

@@ -17,6 +17,7 @@ import { DuckDBConnection, DuckDBInstance, StatementType } from '@duckdb/node-ap
 import { UsageError } from '../util/errors.js';
 import { duckdbString } from './sqlQuote.js';
 import { CARRYABLE } from '../plan/incremental.js';
+import { emptyNamesError } from '../plan/planRun.js';
 import type { CarriedRows, Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
 import { EmbeddedMetastore } from './EmbeddedMetastore.js';
 import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
@@ -129,11 +130,7 @@ export class EmbeddedCatalog implements Catalog {
       throw this.selectionError({ kind: 'sql', sql }, e);
     }
     const bad = Number(row[0]);
-    if (bad > 0) {
-      throw new UsageError(
-        `--sql returned ${bad} row${bad === 1 ? '' : 's'} whose image_name is NULL or empty (first at row ${Number(row[1])}); filter them out, e.g. WHERE image_name <> ''`,
-      );
-    }
+    if (bad > 0) throw emptyNamesError('--sql', bad, Number(row[1]));
   }
 
   /**

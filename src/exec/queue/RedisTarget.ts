@@ -38,6 +38,7 @@ export interface RedisConnectionOptions {
 }
 
 const EXAMPLE = 'a Redis URL redis://[user:pass@]host:6379[/db] or rediss://… (TLS)';
+const UNAMBIGUOUS = 'a Redis URL with no "?", "#" or "@" after the host (in a password write them %3F, %23, %40, or use --redis-password-file)';
 
 /**
  * Mask the password of one URL as typed, valid or not: the user info runs to the LAST "@" (as in
@@ -76,6 +77,9 @@ export function parseRedisUrl(raw: string, passwordFile?: string, flag = '--redi
     throw invalidParameterError(flag, EXAMPLE, maskRedisUrl(raw));
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw invalidParameterError(flag, EXAMPLE, maskRedisUrl(raw));
+  // An unencoded "?", "#" or "/" in a password ends the host early (`redis://:p@ss#w@h` is host "ss"):
+  // a query, a fragment or an "@" after the host is refused, not connected to.
+  if (url.search !== '' || url.hash !== '' || url.pathname.includes('@')) throw invalidParameterError(flag, UNAMBIGUOUS, maskRedisUrl(raw));
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw invalidParameterError(flag, EXAMPLE, maskRedisUrl(raw));
   const port = url.port === '' ? 6379 : Number(url.port);
