@@ -119,18 +119,22 @@ export class EmbeddedCatalog implements Catalog {
     return [userSqlWrapper(selection.sql), undefined];
   }
 
-  /** Refuse a `--sql` whose rows include a NULL or empty image_name, with the count and the first row (1-based, in the query's order). */
+  /**
+   * Refuse a `--sql` whose rows include a NULL or empty image_name, with the count and the first row
+   * (1-based, in the query's own order). Costs one more run of the user's query; the row number is
+   * computed only when some name is bad.
+   */
   private async checkImageNames(sql: string): Promise<void> {
-    const body = sql.trim().replace(/;\s*$/, '');
-    const check = `SELECT count(*), min(n) FROM (SELECT row_number() OVER () AS n, s.image_name::VARCHAR AS name FROM (\n${body}\n) AS s) WHERE name IS NULL OR name = ''`;
-    let row;
+    const body = `(\n${sql.trim().replace(/;\s*$/, '')}\n) AS s`;
+    const bad = "s.image_name IS NULL OR s.image_name::VARCHAR = ''";
     try {
-      row = (await this.connection.runAndReadAll(check)).getRows()[0]!;
+      const count = Number((await this.connection.runAndReadAll(`SELECT count(*) FROM ${body} WHERE ${bad}`)).getRows()[0]![0]);
+      if (count === 0) return;
+      const first = await this.connection.runAndReadAll(`SELECT min(n) FROM (SELECT row_number() OVER () AS n, ${bad} AS bad FROM ${body}) WHERE bad`);
+      throw emptyNamesError('--sql', count, Number(first.getRows()[0]![0]));
     } catch (e) {
-      throw this.selectionError({ kind: 'sql', sql }, e);
+      throw e instanceof UsageError ? e : this.selectionError({ kind: 'sql', sql }, e);
     }
-    const bad = Number(row[0]);
-    if (bad > 0) throw emptyNamesError('--sql', bad, Number(row[1]));
   }
 
   /**
