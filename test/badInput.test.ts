@@ -5,7 +5,7 @@
  * holds an unencoded "@".
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,23 @@ describe('--sql reads only the warehouse', () => {
     expect(r.stderr).not.toMatch(/root:x:0|Secret_image/);
     if (!sql.includes('/etc/hostname')) return;
     expect(r.stderr.replace('"/etc/hostname"', '')).not.toContain(hostname);
+  });
+
+  it('a symbolic link inside the warehouse to a file outside is refused; a linked warehouse still works', () => {
+    mkdirSync(path.join(wh, 'links'), { recursive: true });
+    symlinkSync(outside, path.join(wh, 'links', 'other.parquet'));
+    try {
+      const r = planOnly(['--sql', `SELECT image_name FROM read_parquet(${lit(path.join(wh, 'links', 'other.parquet'))})`]);
+      expect(r.stderr).toBe(refused(path.join(wh, 'links', 'other.parquet')));
+      expect(r.code).toBe(2);
+    } finally {
+      rmSync(path.join(wh, 'links'), { recursive: true });
+    }
+    symlinkSync(wh, path.join(tmp.dir, 'wh-link'));
+    const linked = imgpipe(['run', '--warehouse', path.join(tmp.dir, 'wh-link'), '--partitions-dir', parts, '--model', 'quality-basic', '--plan-only', '--json', '--sql', 'SELECT image_name FROM image LIMIT 2']);
+    expect(linked.code, linked.stderr).toBe(0);
+    expect(JSON.parse(linked.stdout).selected).toBe(2);
+    rmSync(path.join(parts, JSON.parse(linked.stdout).run_id), { recursive: true });
   });
 
   it('nothing was written outside the warehouse, and the warehouse holds no copy or database', () => {
