@@ -163,11 +163,12 @@ export class WebHdfsTableStore implements TableStore {
    */
   private async create(location: string, body: () => Uint8Array | ReadableStream<Uint8Array>, size: number, timeoutMs: number, overwrite = true): Promise<void> {
     const first = await this.request('PUT', location, 'CREATE', { overwrite: String(overwrite) });
-    await first.body?.cancel();
     if (first.status !== 307 || !first.headers.get('location')) {
       if (!first.ok) await this.raise(first, 'CREATE', location);
+      await first.body?.cancel();
       throw new WebHdfsError(`WebHDFS CREATE ${location}: expected a 307 redirect to a DataNode but received HTTP ${first.status}`, first.status, null);
     }
+    await first.body?.cancel();
     const target = new URL(first.headers.get('location')!, this.baseUrl(location));
     let second: Response;
     try {
