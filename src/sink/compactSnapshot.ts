@@ -12,7 +12,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { duckdbString } from '../catalog/sqlQuote.js';
-import { isRemoteLocation, joinLocation } from './location.js';
+import { isRemoteLocation, joinLocation, parentLocation } from './location.js';
 import type { TableStore } from './TableStore.js';
 
 /** @defaultValue 256 MiB: large enough for efficient scans, small enough to parallelize reads. */
@@ -69,6 +69,7 @@ export async function compactParts(store: TableStore, sourceDir: string, destDir
     }
   }
   await store.remove(destDir);
+  if (!remote) await store.mkdirs(parentLocation(destDir));
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', temp_directory: path.join(scratch, 'duckdb'), preserve_insertion_order: 'true' });
   const connection = await instance.connect();
   try {
