@@ -12,8 +12,7 @@
  * A result depends on more than the bytes, so a snapshot is a candidate only when its summary's
  * `result_key` matches on everything that changes a row: the ONNX sha256, the labels (sha256 of the
  * label list), the preprocessing (sha256 of the card's `input` section). `max_pixels` may differ: then
- * rows whose outcome depends on that setting are scored again (`too_many_pixels` errors, and `ok`
- * rows over the new limit). A snapshot without a `result_key` (made before it was recorded) never
+ * rows whose outcome depends on that setting are scored again (carryablePredicate). A snapshot without a `result_key` (made before it was recorded) never
  * carries. The previous snapshots are listed through the table's TableStore and TableLayout.
  */
 import { createHash } from 'node:crypto';
@@ -62,10 +61,16 @@ export function resultKey(card: ModelCard, cardPath: string, maxPixels: number):
   };
 }
 
-/** The predicate of carryable rows from a snapshot made under `previousMaxPixels`. */
+/**
+ * The predicate of carryable rows from a snapshot made under `previousMaxPixels`. The pixel limit is
+ * checked from the header before decoding, so: raised, only `too_many_pixels` rows can change;
+ * lowered, any row whose size is unknown or over the new limit can become `too_many_pixels` (rows
+ * already over the old, higher limit stay as they are).
+ */
 export function carryablePredicate(previousMaxPixels: number, maxPixels: number): string {
   if (previousMaxPixels === maxPixels) return CARRYABLE;
-  return `(${CARRYABLE} AND p.error IS DISTINCT FROM 'too_many_pixels' AND (p.width IS NULL OR p.height IS NULL OR p.width::BIGINT * p.height::BIGINT <= ${Math.trunc(maxPixels)}))`;
+  if (maxPixels > previousMaxPixels) return `(${CARRYABLE} AND p.error IS DISTINCT FROM 'too_many_pixels')`;
+  return `(${CARRYABLE} AND (p.error = 'too_many_pixels' OR (p.width IS NOT NULL AND p.height IS NOT NULL AND p.width::BIGINT * p.height::BIGINT <= ${Math.trunc(maxPixels)})))`;
 }
 
 /**

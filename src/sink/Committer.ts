@@ -273,9 +273,7 @@ export async function removeOldVersions(store: TableStore, layout: TableLayout, 
       log?.warn({ err: e, dir }, 'could not remove an old version; `imgpipe table check --repair` removes it');
     }
   }
-  if (removed.length > 0) {
-    await store.removeEmptyDir(layout.versionsDir(model, snapshot));
-    await store.removeEmptyDir(parentLocation(layout.versionsDir(model, snapshot)));
-  }
+  // Empty after a WebHDFS publish (the version was renamed out) or when every version went.
+  if (await store.removeEmptyDir(layout.versionsDir(model, snapshot))) await store.removeEmptyDir(parentLocation(layout.versionsDir(model, snapshot)));
   return removed;
 }
