@@ -1,4 +1,6 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Catalog, ImageRef, Selection } from '../src/catalog/Catalog.js';
@@ -6,6 +8,9 @@ import { attemptDir } from '../src/exec/task.js';
 import { RunPlanDir, type PartCommitMessage } from '../src/plan/manifest.js';
 import { planRun } from '../src/plan/planRun.js';
 import { Committer, type RunSummaryFile } from '../src/sink/Committer.js';
+import { LocalTableStore } from '../src/sink/LocalTableStore.js';
+import { TableLock } from '../src/sink/TableLock.js';
+import { UsageError } from '../src/util/errors.js';
 import { tempDir } from './util/cli.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -126,6 +131,66 @@ describe('commit protocol', () => {
     await c.abortJob();
     await c.abortJob();
     expect(existsSync(c.stagingDir)).toBe(false);
+  });
+});
+
+
+describe('table lock', () => {
+  const store = new LocalTableStore();
+  const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
+  const staleHolder = () => {
+    const at = new Date().toISOString();
+    return JSON.stringify({ run_id: 'dead-run', pid: deadPid(), host: os.hostname(), started_at: at, heartbeat_at: at }) + '\n';
+  };
+
+  it('a held lock refuses another run, naming the holder; release removes only its own lock', async () => {
+    const file = path.join(tmp.dir, 't', '_lock.json');
+    const a = await TableLock.acquire(store, file, 'run-a');
+    const b = TableLock.acquire(store, file, 'run-b');
+    await expect(b).rejects.toBeInstanceOf(UsageError);
+    await expect(b).rejects.toThrow(new RegExp(`^Table ${path.join(tmp.dir, 't')} is being written by run run-a \\(pid ${process.pid} on `));
+    // Someone replaced the lock (by hand): release leaves theirs alone.
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), run_id: 'run-c', token: 'x' }));
+    await a.release();
+    await a.release();
+    expect(JSON.parse(readFileSync(file, 'utf8')).run_id).toBe('run-c');
+  });
+
+  it('a stale lock (dead pid) is taken over by exactly one of ten concurrent contenders', async () => {
+    for (let round = 0; round < 5; round++) {
+      const file = path.join(tmp.dir, `t${round}`, '_lock.json');
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, staleHolder());
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => TableLock.acquire(store, file, `run-${i}`)));
+      const won = results.filter((r): r is PromiseFulfilledResult<TableLock> => r.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(UsageError);
+      expect(JSON.parse(readFileSync(file, 'utf8')).run_id).toBe(won[0]!.value.holder.run_id);
+      expect(existsSync(`${file}.takeover`)).toBe(false);
+      await won[0]!.value.release();
+      expect(existsSync(file)).toBe(false);
+    }
+  });
+
+  it('a heartbeat that finds the lock taken stops, and assertHeld refuses to publish', async () => {
+    const file = path.join(tmp.dir, 't', '_lock.json');
+    const lock = await TableLock.acquire(store, file, 'run-a', { heartbeatMs: 20 });
+    await lock.assertHeld();
+    const thief = { run_id: 'run-b', pid: 1, host: 'elsewhere', started_at: 'x', heartbeat_at: new Date().toISOString(), token: 't' };
+    writeFileSync(file, JSON.stringify(thief));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lock.lost).toBe(true);
+    await expect(lock.assertHeld()).rejects.toThrow(`Lost the lock ${file} of run run-a: it is now held by run run-b (pid 1 on elsewhere); nothing was published by this run`);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(thief); // the stopped heartbeat never overwrote it
+    await lock.release();
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('an unreadable lock counts as held, never as stale', async () => {
+    const file = path.join(tmp.dir, 't', '_lock.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, '');
+    await expect(TableLock.acquire(store, file, 'run-a')).rejects.toThrow(`Table ${path.dirname(file)} is locked by ${file}, which cannot be read (being written, or damaged). If no run is writing, remove ${file}.`);
   });
 });
 
