@@ -17,7 +17,8 @@
  *             this holder. If it does not (taken over after our heartbeats stalled, or removed by hand)
  *             the beat stops, `lost` is set and `assertHeld()` throws: the writer must not publish.
  *   release:  remove the lock only if it still names this holder. Idempotent; never throws.
- * An unreadable lock file (HDFS, mid-create) counts as held, never as stale.
+ * An unreadable lock file (HDFS, mid-create) counts as held, never as stale: it is re-read for two
+ * seconds, then reported.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -75,6 +76,7 @@ export class TableLock {
     const what = options.what ?? `Table ${parentLocation(file)}`;
     const staleAfter = options.staleAfterMs ?? 300_000;
     const deadline = Date.now() + (options.waitMs ?? 0);
+    let unreadableSince: number | null = null;
     for (let attempt = 0; ; attempt++) {
       if (await store.createExclusive(file, JSON.stringify(holder) + '\n')) return TableLock.held(store, file, holder, options, 'acquired');
       const raw = await readRaw(store, file);
@@ -95,7 +97,13 @@ export class TableLock {
           `${what} is being written by run ${current.run_id} (pid ${current.pid} on ${current.host}, started ${current.started_at}, last heartbeat ${age} s ago). ` +
           `Wait for it to finish; if that run is gone for good, remove ${file}.`;
       } else {
+        // HDFS shows an exclusively created file empty until its block is written: give it a moment.
+        unreadableSince ??= Date.now();
         refusal = `${what} is locked by ${file}, which cannot be read (being written, or damaged). If no run is writing, remove ${file}.`;
+        if (Date.now() - unreadableSince < UNREADABLE_GRACE_MS) {
+          await sleep(50);
+          continue;
+        }
       }
       if (refusal !== '' && Date.now() >= deadline) throw new UsageError(refusal);
       if (refusal !== '') await sleep(Math.min(50 + attempt * 10, 250));
@@ -215,6 +223,9 @@ function isStale(holder: LockHolder, staleAfterMs: number): boolean {
   const beat = Date.parse(holder.heartbeat_at);
   return Number.isNaN(beat) || Date.now() - beat > staleAfterMs;
 }
+
+/** How long an unreadable lock file is re-read before it is reported. */
+const UNREADABLE_GRACE_MS = 2_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
