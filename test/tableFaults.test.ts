@@ -78,6 +78,8 @@ describe('a kill at every rename of a commit', () => {
       }
       const resumed = imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, '--resume', runId!, '--json', '--quiet']);
       expect(resumed.code, `resume after rename ${n}: ${resumed.stderr}`).toBe(0);
+      const summary = JSON.parse(resumed.stdout) as { run_id: string; ok: number; error: number; interrupted: boolean };
+      expect([summary.run_id, summary.ok + summary.error, summary.interrupted]).toEqual([runId, selected.length, false]);
       const after = await globRead(table);
       expect(after.map((r) => r.image_name)).toEqual(selected);
       expect(new Set(after.map((r) => r.run_id))).toEqual(new Set([runId]));

@@ -4,6 +4,8 @@
  * same way on a local folder and on WebHDFS, with the same result.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptDir } from '../src/exec/task.js';
@@ -16,6 +18,7 @@ import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
 import type { TableStore } from '../src/sink/TableStore.js';
 import { withRemoteUpload } from '../src/sink/UploadingPartWriter.js';
+import { TableLock } from '../src/sink/TableLock.js';
 import { WebHdfsTableStore } from '../src/sink/WebHdfsTableStore.js';
 import { closedPort, lit, query, tempDir } from './util/cli.js';
 import { WebHdfsTestServer } from './util/webhdfsServer.js';
@@ -135,6 +138,26 @@ describe('createExclusive', () => {
     const won = await Promise.all(Array.from({ length: 10 }, (_, i) => store.createExclusive(loc, `writer ${i}\n`)));
     expect(won.filter(Boolean)).toHaveLength(1);
     expect((await store.readFile(loc))!.toString('utf8')).toBe(`writer ${won.indexOf(true)}\n`);
+  });
+});
+
+describe('table lock on WebHDFS', () => {
+  it('a live lock refuses; a stale one (dead pid) is taken over by exactly one of five contenders', async () => {
+    const file = hdfs.url('/locked/_lock.json');
+    const held = await TableLock.acquire(store, file, 'run-live');
+    await expect(TableLock.acquire(store, file, 'run-other')).rejects.toThrow(`Table ${hdfs.url('/locked')} is being written by run run-live (pid ${process.pid} on `);
+    await held.release();
+    expect(await store.exists(file)).toBe(false);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const at = new Date().toISOString();
+    await store.writeFile(file, JSON.stringify({ run_id: 'dead-run', pid: dead, host: os.hostname(), started_at: at, heartbeat_at: at }));
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => TableLock.acquire(store, file, `run-${i}`)));
+    const won = results.filter((r): r is PromiseFulfilledResult<TableLock> => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    expect(JSON.parse((await store.readFile(file))!.toString('utf8')).run_id).toBe(won[0]!.value.holder.run_id);
+    expect(await store.exists(`${file}.takeover`)).toBe(false);
+    await won[0]!.value.release();
+    expect(await store.list(hdfs.url('/locked'))).toEqual([]);
   });
 });
 

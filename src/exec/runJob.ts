@@ -151,7 +151,9 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
   let messages: Map<number, PartCommitMessage>;
   let device = 'cpu';
   if (await committer.alreadyCommitted()) {
-    messages = alreadyDone; // a driver died after the swap; only registration may be missing
+    // A driver died after sealing the version: only the pointer swap or registration may be missing.
+    // The staged parts are gone (sealed), but every partition's done record is still in the plan.
+    messages = new Map(Array.from({ length: run.partitions }, (_, p) => [p, plan.readDone(p)] as const).filter((e): e is [number, PartCommitMessage] => e[1] !== null));
   } else {
     await committer.setupJob();
     let stopped: boolean;
