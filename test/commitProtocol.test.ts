@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Catalog, ImageRef, Selection } from '../src/catalog/Catalog.js';
@@ -6,6 +8,9 @@ import { attemptDir } from '../src/exec/task.js';
 import { RunPlanDir, type PartCommitMessage } from '../src/plan/manifest.js';
 import { planRun } from '../src/plan/planRun.js';
 import { Committer, type RunSummaryFile } from '../src/sink/Committer.js';
+import { LocalTableStore } from '../src/sink/LocalTableStore.js';
+import { TableLock } from '../src/sink/TableLock.js';
+import { UsageError } from '../src/util/errors.js';
 import { tempDir } from './util/cli.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -13,13 +18,13 @@ beforeEach(() => (tmp = tempDir('imgpipe-commit-')));
 afterEach(() => tmp.cleanup());
 
 const RUN = 'run-1';
-function stagedAttempt(table: string, partition: number, attempt: string, content: string): PartCommitMessage {
-  const dir = attemptDir(table, RUN, partition, attempt);
+function stagedAttempt(table: string, partition: number, attempt: string, content: string, runId = RUN): PartCommitMessage {
+  const dir = attemptDir(table, runId, partition, attempt);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `part-${String(partition).padStart(5, '0')}.parquet`);
   writeFileSync(file, content);
   return {
-    run_id: RUN, partition, attempt, staged_path: file, rows: 1, ok: 1, error: 0, bytes: content.length,
+    run_id: runId, partition, attempt, staged_path: file, rows: 1, ok: 1, error: 0, bytes: content.length,
     error_reasons: {}, labels: {}, metrics: { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0, elapsed_ms: 0 },
   };
 }
@@ -44,46 +49,75 @@ describe('commit protocol', () => {
     expect(plan.readDone(0)!.staged_path).toBe(path.join(c.committedDir, 'part-00000.parquet'));
   });
 
-  it('commitJob swaps the run in, replacing an older snapshot, and leaves no staging', async () => {
+  it('commitJob seals a version and points model=…/snapshot=… at it; a replacement moves the pointer and removes the old version', async () => {
     const table = path.join(tmp.dir, 't');
     const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
-    const old = path.join(table, 'model=m-1', 'snapshot=2026-01-01');
-    mkdirSync(old, { recursive: true });
-    writeFileSync(path.join(old, 'part-00000.parquet'), 'old');
-    writeFileSync(path.join(old, 'part-00007.parquet'), 'old, a part the new run does not have');
+    const first = new Committer(table, 'run-0', 'm-1', '2026-01-01');
+    await first.setupJob();
+    expect(await first.commitTask(stagedAttempt(table, 0, '1-z', 'old', 'run-0'), new RunPlanDir(path.join(tmp.dir, 'plan0')))).toBe(true);
+    expect(await first.commitJob(summary('run-0'), { compactBelow: 0 })).toBe(true);
+    const pointer = path.join(table, 'model=m-1', 'snapshot=2026-01-01');
+    expect(readlinkSync(pointer)).toBe('_v/snapshot=2026-01-01/run-0');
+
     const c = new Committer(table, RUN, 'm-1', '2026-01-01');
     await c.setupJob();
     await c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
     await c.commitTask(stagedAttempt(table, 1, '1-b', 'new1'), plan);
-    expect(await c.commitJob(summary())).toBe(true);
-    expect(readdirSync(old).sort()).toEqual(['_SUCCESS', '_summary.json', 'part-00000.parquet', 'part-00001.parquet']);
-    expect(readFileSync(path.join(old, 'part-00000.parquet'), 'utf8')).toBe('new0');
+    expect(await c.state()).toBe('staged');
+    expect(await c.commitJob(summary(), { compactBelow: 0 })).toBe(true);
+    expect(c.finalDir).toBe(pointer);
+    expect(lstatSync(pointer).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(pointer)).toBe(`_v/snapshot=2026-01-01/${RUN}`);
+    expect(readdirSync(pointer).sort()).toEqual(['_SUCCESS', '_summary.json', 'part-00000.parquet', 'part-00001.parquet']);
+    expect(readFileSync(path.join(pointer, 'part-00000.parquet'), 'utf8')).toBe('new0');
+    expect(readdirSync(path.join(table, 'model=m-1', '_v', 'snapshot=2026-01-01'))).toEqual([RUN]);
     expect(existsSync(path.join(table, '_staging'))).toBe(false);
     expect(await c.alreadyCommitted()).toBe(true);
+    expect(await c.state()).toBe('published');
     // A resumed driver that runs commitJob again changes nothing.
-    expect(await c.commitJob(summary())).toBe(false);
-    expect(readFileSync(path.join(old, 'part-00001.parquet'), 'utf8')).toBe('new1');
+    expect(await c.commitJob(summary(), { compactBelow: 0 })).toBe(false);
+    expect(readFileSync(path.join(pointer, 'part-00001.parquet'), 'utf8')).toBe('new1');
   });
 
-  it('a driver that died between the two renames finishes the swap on resume', async () => {
+  it('a driver that died after sealing the version (before the pointer moved) finishes the swap on resume', async () => {
     const table = path.join(tmp.dir, 't');
     const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
     const c = new Committer(table, RUN, 'm-1', '2026-01-01');
     await c.setupJob();
     await c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
-    // Simulate: the old snapshot was already moved aside, the new one not yet moved in.
-    mkdirSync(path.join(c.stagingDir, 'replaced'), { recursive: true });
+    // Simulate the kill: summary and _SUCCESS written, committed/ renamed to the version, no pointer yet.
+    writeFileSync(path.join(c.committedDir, '_summary.json'), JSON.stringify(summary()));
+    writeFileSync(path.join(c.committedDir, '_SUCCESS'), '');
+    mkdirSync(path.dirname(c.versionDir), { recursive: true });
+    renameSync(c.committedDir, c.versionDir);
     expect(existsSync(c.finalDir)).toBe(false);
-    expect(await c.commitJob(summary())).toBe(true);
+    expect(await c.state()).toBe('sealed');
+    expect(await c.alreadyCommitted()).toBe(true); // nothing left to execute
+    expect(await c.commitJob(summary(), { compactBelow: 0 })).toBe(true);
     expect(readFileSync(path.join(c.finalDir, 'part-00000.parquet'), 'utf8')).toBe('new0');
     expect(existsSync(c.stagingDir)).toBe(false);
+  });
+
+  it('a plain snapshot folder from before versions is moved into _v/ and replaced by the pointer', async () => {
+    const table = path.join(tmp.dir, 't');
+    const plan = new RunPlanDir(path.join(tmp.dir, 'plan'));
+    const old = path.join(table, 'model=m-1', 'snapshot=2026-01-01');
+    mkdirSync(old, { recursive: true });
+    writeFileSync(path.join(old, 'part-00007.parquet'), 'old, a part the new run does not have');
+    const c = new Committer(table, RUN, 'm-1', '2026-01-01');
+    await c.setupJob();
+    await c.commitTask(stagedAttempt(table, 0, '1-a', 'new0'), plan);
+    expect(await c.commitJob(summary(), { compactBelow: 0 })).toBe(true);
+    expect(lstatSync(old).isSymbolicLink()).toBe(true);
+    expect(readdirSync(old).sort()).toEqual(['_SUCCESS', '_summary.json', 'part-00000.parquet']);
+    expect(readdirSync(path.join(table, 'model=m-1', '_v', 'snapshot=2026-01-01'))).toEqual([RUN]);
   });
 
   it('refuses to commit when its staged parts are gone and another run holds the snapshot', async () => {
     const table = path.join(tmp.dir, 't');
     const other = new Committer(table, 'run-0', 'm-1', '2026-01-01');
     await other.setupJob();
-    await other.commitJob(summary('run-0'));
+    await other.commitJob(summary('run-0'), { compactBelow: 0 });
     const c = new Committer(table, RUN, 'm-1', '2026-01-01');
     await expect(c.commitJob(summary())).rejects.toThrow(`Cannot commit run ${RUN}: ${c.committedDir} is missing and ${c.finalDir} holds another run`);
   });
@@ -97,6 +131,66 @@ describe('commit protocol', () => {
     await c.abortJob();
     await c.abortJob();
     expect(existsSync(c.stagingDir)).toBe(false);
+  });
+});
+
+
+describe('table lock', () => {
+  const store = new LocalTableStore();
+  const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
+  const staleHolder = () => {
+    const at = new Date().toISOString();
+    return JSON.stringify({ run_id: 'dead-run', pid: deadPid(), host: os.hostname(), started_at: at, heartbeat_at: at }) + '\n';
+  };
+
+  it('a held lock refuses another run, naming the holder; release removes only its own lock', async () => {
+    const file = path.join(tmp.dir, 't', '_lock.json');
+    const a = await TableLock.acquire(store, file, 'run-a');
+    const b = TableLock.acquire(store, file, 'run-b');
+    await expect(b).rejects.toBeInstanceOf(UsageError);
+    await expect(b).rejects.toThrow(new RegExp(`^Table ${path.join(tmp.dir, 't')} is being written by run run-a \\(pid ${process.pid} on `));
+    // Someone replaced the lock (by hand): release leaves theirs alone.
+    writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), run_id: 'run-c', token: 'x' }));
+    await a.release();
+    await a.release();
+    expect(JSON.parse(readFileSync(file, 'utf8')).run_id).toBe('run-c');
+  });
+
+  it('a stale lock (dead pid) is taken over by exactly one of ten concurrent contenders', async () => {
+    for (let round = 0; round < 5; round++) {
+      const file = path.join(tmp.dir, `t${round}`, '_lock.json');
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, staleHolder());
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => TableLock.acquire(store, file, `run-${i}`)));
+      const won = results.filter((r): r is PromiseFulfilledResult<TableLock> => r.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(UsageError);
+      expect(JSON.parse(readFileSync(file, 'utf8')).run_id).toBe(won[0]!.value.holder.run_id);
+      expect(existsSync(`${file}.takeover`)).toBe(false);
+      await won[0]!.value.release();
+      expect(existsSync(file)).toBe(false);
+    }
+  });
+
+  it('a heartbeat that finds the lock taken stops, and assertHeld refuses to publish', async () => {
+    const file = path.join(tmp.dir, 't', '_lock.json');
+    const lock = await TableLock.acquire(store, file, 'run-a', { heartbeatMs: 20 });
+    await lock.assertHeld();
+    const thief = { run_id: 'run-b', pid: 1, host: 'elsewhere', started_at: 'x', heartbeat_at: new Date().toISOString(), token: 't' };
+    writeFileSync(file, JSON.stringify(thief));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lock.lost).toBe(true);
+    await expect(lock.assertHeld()).rejects.toThrow(`Lost the lock ${file} of run run-a: it is now held by run run-b (pid 1 on elsewhere); nothing was published by this run`);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(thief); // the stopped heartbeat never overwrote it
+    await lock.release();
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('an unreadable lock counts as held, never as stale', async () => {
+    const file = path.join(tmp.dir, 't', '_lock.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, '');
+    await expect(TableLock.acquire(store, file, 'run-a')).rejects.toThrow(`Table ${path.dirname(file)} is locked by ${file}, which cannot be read (being written, or damaged). If no run is writing, remove ${file}.`);
   });
 });
 

@@ -102,6 +102,53 @@ describe('incremental nightly runs', () => {
   });
 });
 
+describe('carry-forward keys on everything that changes a result (issue 11)', () => {
+  const rowsByName = async (dir: string) =>
+    new Map((await query(`SELECT image_name, status, error, run_id FROM read_parquet(${lit(path.join(dir, '*.parquet'))}, hive_partitioning = false)`)).map((r) => [r.image_name as string, r]));
+
+  it('raising --max-pixels re-scores the too_many_pixels rows (and only those, besides transient errors)', async () => {
+    const low = run('--model', 'quality-basic', '--all', '--incremental', '--table', 'pixels', '--snapshot', '2026-06-01', '--max-pixels', '10000');
+    const lowRows = await rowsByName(low.output);
+    const tooMany = [...lowRows.values()].filter((r) => r.error === 'too_many_pixels').map((r) => r.image_name as string);
+    const transient = [...lowRows.values()].filter((r) => r.error === 'missing_bytes').length;
+    expect(tooMany.length).toBeGreaterThan(5);
+    expect(JSON.parse(readFileSync(path.join(low.output, '_summary.json'), 'utf8')).result_key).toMatchObject({ max_pixels: 10000, model_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), labels_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), input_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    const high = run('--model', 'quality-basic', '--all', '--incremental', '--table', 'pixels', '--snapshot', '2026-06-02');
+    expect(high.incremental).toMatchObject({ previous_snapshot: '2026-06-01', scored: tooMany.length + transient, carried_forward: lowRows.size - tooMany.length - transient });
+    const highRows = await rowsByName(high.output);
+    // Only the image whose header really is over the default limit is still too_many_pixels.
+    expect([...highRows.values()].filter((r) => r.error === 'too_many_pixels').map((r) => r.image_name)).toEqual(['Broken_too_many_pixels.png']);
+    // Every one of them was scored again by this run (not carried); most are ok now.
+    expect(tooMany.map((n) => highRows.get(n)!.run_id)).toEqual(tooMany.map(() => high.run_id));
+    expect(tooMany.filter((n) => highRows.get(n)!.status === 'ok').length).toBeGreaterThan(5);
+    // Lowering it again re-scores the ok rows now over the limit.
+    const lower = run('--model', 'quality-basic', '--all', '--incremental', '--table', 'pixels', '--snapshot', '2026-06-03', '--max-pixels', '10000');
+    const lowerRows = await rowsByName(lower.output);
+    expect([...lowerRows.values()].filter((r) => r.error === 'too_many_pixels').map((r) => r.image_name).sort()).toEqual([...tooMany].sort());
+  }, 300_000);
+
+  it('a changed labels.txt (same model name, version and ONNX) re-scores everything', async () => {
+    const first = run('--model', 'quality-basic', '--all', '--incremental', '--table', 'relabelled', '--snapshot', '2026-06-01');
+    const dir = path.join(tmp.dir, 'cards-relabelled', 'quality-basic');
+    mkdirSync(dir, { recursive: true });
+    const card = JSON.parse(readFileSync(path.resolve('models/quality-basic/model.json'), 'utf8'));
+    const labels = readFileSync(path.resolve('models/quality-basic/labels.txt'), 'utf8').replace('overexposed', 'too_bright');
+    writeFileSync(path.join(dir, 'labels.txt'), labels);
+    writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...card, onnx: path.resolve('models/quality-basic/model.onnx') }));
+    const second = run('--model', path.join(dir, 'model.json'), '--all', '--incremental', '--table', 'relabelled', '--snapshot', '2026-06-02');
+    expect(second.output).toBe(path.join(wh, 'relabelled', 'model=quality-basic-1', 'snapshot=2026-06-02'));
+    expect(second.incremental).toMatchObject({ previous_snapshot: null, carried_forward: 0 });
+    expect(second.selected).toBe(first.selected);
+    const rows = await rowsOf(second.output);
+    expect(rows.some((r) => r.label === 'too_bright')).toBe(true);
+    expect(rows.some((r) => r.label === 'overexposed')).toBe(false);
+    // The same card again: everything carries.
+    const third = run('--model', path.join(dir, 'model.json'), '--all', '--incremental', '--table', 'relabelled', '--snapshot', '2026-06-03');
+    expect(third.incremental).toMatchObject({ previous_snapshot: '2026-06-02' });
+    expect(third.inferred).toBe(0);
+  }, 300_000);
+});
+
 describe('one writer per table', () => {
   it('a second run on a table that is being written refuses, naming the holder; a dead holder is taken over', async () => {
     const first = imgpipeAsync(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'color-embed', '--all', '--table', 'locked', '--threads', '1', '--batch-size', '1', '--partition-size', '10', '--quiet']);

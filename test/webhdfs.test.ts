@@ -4,6 +4,8 @@
  * same way on a local folder and on WebHDFS, with the same result.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attemptDir } from '../src/exec/task.js';
@@ -16,6 +18,7 @@ import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
 import type { TableStore } from '../src/sink/TableStore.js';
 import { withRemoteUpload } from '../src/sink/UploadingPartWriter.js';
+import { TableLock } from '../src/sink/TableLock.js';
 import { WebHdfsTableStore } from '../src/sink/WebHdfsTableStore.js';
 import { closedPort, lit, query, tempDir } from './util/cli.js';
 import { WebHdfsTestServer } from './util/webhdfsServer.js';
@@ -114,6 +117,50 @@ describe('WebHdfsTableStore', () => {
   });
 });
 
+describe('createExclusive', () => {
+  it('creates a file with its content only if nothing is there (CREATE overwrite=false), on WebHDFS and locally', async () => {
+    const local = new LocalTableStore();
+    for (const [s, loc] of [[store, hdfs.url('/ex/_lock.json')], [local, path.join(tmp.dir, 'ex', '_lock.json')]] as const) {
+      await s.mkdirs(parentLocation(loc));
+      expect(await s.createExclusive(loc, 'first\n')).toBe(true);
+      expect(await s.createExclusive(loc, 'second\n')).toBe(false);
+      expect((await s.readFile(loc))!.toString('utf8')).toBe('first\n');
+      await s.remove(loc);
+      expect(await s.createExclusive(loc, 'third\n')).toBe(true);
+      expect((await s.readFile(loc))!.toString('utf8')).toBe('third\n');
+      expect(await s.list(parentLocation(loc))).toEqual(['_lock.json']); // no temp file left
+    }
+    expect(hdfs.requests.filter((r) => r.op === 'CREATE' && r.server === 'namenode' && r.path === '/ex/_lock.json').map((r) => r.status)).toEqual([307, 403, 307]);
+  });
+
+  it('of 10 concurrent exclusive creates on WebHDFS exactly one wins', async () => {
+    const loc = hdfs.url('/ex/race.json');
+    const won = await Promise.all(Array.from({ length: 10 }, (_, i) => store.createExclusive(loc, `writer ${i}\n`)));
+    expect(won.filter(Boolean)).toHaveLength(1);
+    expect((await store.readFile(loc))!.toString('utf8')).toBe(`writer ${won.indexOf(true)}\n`);
+  });
+});
+
+describe('table lock on WebHDFS', () => {
+  it('a live lock refuses; a stale one (dead pid) is taken over by exactly one of five contenders', async () => {
+    const file = hdfs.url('/locked/_lock.json');
+    const held = await TableLock.acquire(store, file, 'run-live');
+    await expect(TableLock.acquire(store, file, 'run-other')).rejects.toThrow(`Table ${hdfs.url('/locked')} is being written by run run-live (pid ${process.pid} on `);
+    await held.release();
+    expect(await store.exists(file)).toBe(false);
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const at = new Date().toISOString();
+    await store.writeFile(file, JSON.stringify({ run_id: 'dead-run', pid: dead, host: os.hostname(), started_at: at, heartbeat_at: at }));
+    const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => TableLock.acquire(store, file, `run-${i}`)));
+    const won = results.filter((r): r is PromiseFulfilledResult<TableLock> => r.status === 'fulfilled');
+    expect(won).toHaveLength(1);
+    expect(JSON.parse((await store.readFile(file))!.toString('utf8')).run_id).toBe(won[0]!.value.holder.run_id);
+    expect(await store.exists(`${file}.takeover`)).toBe(false);
+    await won[0]!.value.release();
+    expect(await store.list(hdfs.url('/locked'))).toEqual([]);
+  });
+});
+
 describe('commit protocol on WebHDFS', () => {
   const RUN = 'run-1';
   const summary = (): RunSummaryFile => ({
@@ -124,7 +171,7 @@ describe('commit protocol on WebHDFS', () => {
   });
 
   /** The whole protocol on one store: two partitions, a losing duplicate attempt, an older snapshot replaced. */
-  async function protocol(table: string, s: TableStore, planDir: string): Promise<Committer> {
+  async function protocol(table: string, s: TableStore, planDir: string, compactBelow = 0): Promise<Committer> {
     const plan = new RunPlanDir(planDir);
     const writers = withRemoteUpload((file) => createParquetPartWriter(file), s, tmp.dir);
     const old = joinLocation(table, 'model=m-1', 'snapshot=2026-01-01');
@@ -142,8 +189,8 @@ describe('commit protocol on WebHDFS', () => {
     expect(await c.commitTask(await stage(0, '1-a'), plan)).toBe(true);
     expect(await c.commitTask(await stage(0, '2-b'), plan)).toBe(false);
     expect(await c.commitTask(await stage(1, '1-c'), plan)).toBe(true);
-    expect(await c.commitJob(summary())).toBe(true);
-    expect(await c.commitJob(summary())).toBe(false);
+    expect(await c.commitJob(summary(), { compactBelow })).toBe(true);
+    expect(await c.commitJob(summary(), { compactBelow })).toBe(false);
     return c;
   }
 
@@ -165,6 +212,17 @@ describe('commit protocol on WebHDFS', () => {
     const rows = await query(`SELECT image_name FROM read_parquet(${lit(path.join(hdfs.local(remote.finalDir), '*.parquet'))}) ORDER BY 1`);
     expect(rows.map((r) => r.image_name)).toEqual(['img_0.jpg', 'img_1.jpg']);
     expect(JSON.parse(readFileSync(path.join(hdfs.local(remote.finalDir), '_summary.json'), 'utf8')).run_id).toBe(RUN);
+  });
+
+  it('compacts small parts on WebHDFS before publishing (downloaded, compacted locally, uploaded into staging)', async () => {
+    const remoteTable = hdfs.url('/warehouse/compacted');
+    const c = await protocol(remoteTable, store, path.join(tmp.dir, 'plan-compact'), 32 * 2 ** 20);
+    expect((await store.list(c.finalDir)).sort()).toEqual(['_SUCCESS', '_summary.json', 'part-0.parquet']);
+    const rows = await query(`SELECT image_name FROM read_parquet(${lit(path.join(hdfs.local(c.finalDir), '*.parquet'))}) ORDER BY 1`);
+    expect(rows.map((r) => r.image_name)).toEqual(['img_0.jpg', 'img_1.jpg']);
+    expect(JSON.parse(readFileSync(path.join(hdfs.local(c.finalDir), '_summary.json'), 'utf8')).compacted_from_files).toBe(2);
+    expect(await store.list(remoteTable)).toEqual(['model=m-1']);
+    expect(await store.list(joinLocation(remoteTable, 'model=m-1'))).toEqual(['snapshot=2026-01-01']);
   });
 
   it('an aborted upload leaves nothing under the attempt', async () => {

@@ -56,15 +56,16 @@ export interface Catalog {
   /**
    * Optional, for `run --incremental` (src/plan/incremental.ts): like writeManifest, but only the
    * selected images whose (image_name, sha1) has no carryable row in `previousDir`'s Parquet files.
+   * `carryable` is the SQL predicate over a previous row `p` (incremental.ts). @defaultValue CARRYABLE
    */
-  writeChangedManifest?(selection: Selection, previousDir: string, file: string, partitionSize: number): Promise<number>;
+  writeChangedManifest?(selection: Selection, previousDir: string, file: string, partitionSize: number, carryable?: string): Promise<number>;
 
   /**
    * Optional, for `run --incremental`: write the carryable rows of `previousDir` whose
    * (image_name, sha1) is still selected into one Parquet file (same columns), sorted by image_name.
    * Returns their counts.
    */
-  writeCarriedRows?(selection: Selection, previousDir: string, file: string): Promise<CarriedRows>;
+  writeCarriedRows?(selection: Selection, previousDir: string, file: string, carryable?: string): Promise<CarriedRows>;
 
   /** Human-readable description of the selection's query, for run.json. */
   describe(selection: Selection): string;

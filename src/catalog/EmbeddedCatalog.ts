@@ -179,9 +179,9 @@ export class EmbeddedCatalog implements Catalog {
     }
   }
 
-  async writeChangedManifest(selection: Selection, previousDir: string, file: string, partitionSize: number): Promise<number> {
+  async writeChangedManifest(selection: Selection, previousDir: string, file: string, partitionSize: number, carryable = CARRYABLE): Promise<number> {
     const [sql, values] = await this.selectionQuery(selection, [previousDir, path.dirname(file)]);
-    const changed = `SELECT s.image_name, s.page_id, s.sha1 FROM (${sql}) s ANTI JOIN (SELECT p.image_name, p.sha1 FROM ${previousRows(previousDir)} p WHERE ${CARRYABLE}) p ON p.image_name = s.image_name AND p.sha1 = s.sha1 ORDER BY s.image_name`;
+    const changed = `SELECT s.image_name, s.page_id, s.sha1 FROM (${sql}) s ANTI JOIN (SELECT p.image_name, p.sha1 FROM ${previousRows(previousDir)} p WHERE ${carryable}) p ON p.image_name = s.image_name AND p.sha1 = s.sha1 ORDER BY s.image_name`;
     const copy = `COPY (SELECT ((row_number() OVER ()) - 1) // ${Math.trunc(partitionSize)} AS partition, image_name, page_id, sha1 FROM (${changed})) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION zstd)`;
     try {
       const reader = await this.connection.runAndReadAll(copy, values);
@@ -191,9 +191,9 @@ export class EmbeddedCatalog implements Catalog {
     }
   }
 
-  async writeCarriedRows(selection: Selection, previousDir: string, file: string): Promise<CarriedRows> {
+  async writeCarriedRows(selection: Selection, previousDir: string, file: string, carryable = CARRYABLE): Promise<CarriedRows> {
     const [sql, values] = await this.selectionQuery(selection, [previousDir, path.dirname(file)]);
-    const carried = `SELECT p.* FROM ${previousRows(previousDir)} p SEMI JOIN (${sql}) s ON p.image_name = s.image_name AND p.sha1 = s.sha1 WHERE ${CARRYABLE} ORDER BY p.image_name`;
+    const carried = `SELECT p.* FROM ${previousRows(previousDir)} p SEMI JOIN (${sql}) s ON p.image_name = s.image_name AND p.sha1 = s.sha1 WHERE ${carryable} ORDER BY p.image_name`;
     try {
       await this.connection.run(`COPY (${carried}) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION snappy)`, values);
       const counts = await this.connection.runAndReadAll(
@@ -219,7 +219,7 @@ export class EmbeddedCatalog implements Catalog {
   }
 
   async registerPartition(registration: PartitionRegistration): Promise<void> {
-    this.metastore.register(registration);
+    await this.metastore.register(registration);
   }
 
   close(): void {

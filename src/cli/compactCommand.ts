@@ -1,14 +1,15 @@
 /**
  * `imgpipe compact --warehouse W --table T [--model M] [--snapshot D] [--target-size 256MB]`:
- * rewrite committed snapshots' part files into files of about the target size, atomically, holding
- * the table lock (a nightly run and a compaction never overlap).
+ * rewrite published snapshots' part files into files of about the target size as new versions,
+ * moving each snapshot's pointer atomically (TableWriter.compact), holding the table lock (a nightly
+ * run and a compaction never overlap).
  */
 import { Command } from 'commander';
-import { compactSnapshot, DEFAULT_COMPACT_TARGET_BYTES, partFiles } from '../sink/compactSnapshot.js';
-import { TableLock } from '../sink/TableLock.js';
+import { DEFAULT_COMPACT_TARGET_BYTES } from '../sink/compactSnapshot.js';
+import { TableWriter } from '../sink/TableWriter.js';
 import { parseByteSizeFlag } from '../util/is.js';
-import { committedSnapshots } from './snapshotLocation.js';
-import path from 'node:path';
+import { getLogger } from '../util/log.js';
+import { committedSnapshots, tableDir } from './snapshotLocation.js';
 
 export function registerCompactCommand(program: Command): void {
   program
@@ -22,20 +23,17 @@ export function registerCompactCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: { warehouse: string; table: string; model?: string; snapshot?: string; targetSize: string; json?: boolean }) => {
       const target = parseByteSizeFlag('--target-size', flags.targetSize) || DEFAULT_COMPACT_TARGET_BYTES;
-      const snapshots = committedSnapshots(flags.warehouse, flags.table, { model: flags.model, snapshot: flags.snapshot });
-      const lock = TableLock.acquire(path.join(path.resolve(flags.warehouse), flags.table), `compact-${process.pid}`);
+      const snapshots = await committedSnapshots(flags.warehouse, flags.table, { model: flags.model, snapshot: flags.snapshot });
+      const writer = await TableWriter.open(tableDir(flags.warehouse, flags.table), `compact-${process.pid}`, { log: getLogger() });
       const results = [];
       try {
         for (const s of snapshots) {
-          if (partFiles(s.dir).length < 2) {
-            results.push({ model: s.model, snapshot: s.snapshot, skipped: 'already one file' });
-            continue;
-          }
-          const r = await compactSnapshot(s.dir, target);
-          results.push({ model: s.model, snapshot: s.snapshot, files_before: r.filesBefore, files_after: r.filesAfter, rows: r.rows, bytes_before: r.bytesBefore, bytes_after: r.bytesAfter });
+          const r = await writer.compact(s.model, s.snapshot, target);
+          if (r === null) results.push({ model: s.model, snapshot: s.snapshot, skipped: 'already one file' });
+          else results.push({ model: s.model, snapshot: s.snapshot, files_before: r.filesBefore, files_after: r.filesAfter, rows: r.rows, bytes_before: r.bytesBefore, bytes_after: r.bytesAfter });
         }
       } finally {
-        lock.release();
+        await writer.close();
       }
       if (flags.json) process.stdout.write(JSON.stringify(results) + '\n');
       else if (results.length === 0) process.stdout.write('No committed snapshots matched.\n');

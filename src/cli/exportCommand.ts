@@ -18,7 +18,7 @@ export function registerExportCommand(program: Command): void {
     .option('--model <name-version>', 'the model (needed when several models have this snapshot)')
     .requiredOption('--out <dir>', 'output folder (must not exist)')
     .action(async (flags: { warehouse: string; table: string; snapshot: string; model?: string; out: string }) => {
-      const s = oneSnapshot(flags.warehouse, flags.table, { model: flags.model, snapshot: flags.snapshot });
+      const s = await oneSnapshot(flags.warehouse, flags.table, { model: flags.model, snapshot: flags.snapshot });
       const r = await exportSnapshot(s.dir, path.resolve(flags.out), packageVersion());
       process.stdout.write(`Exported ${r.rows} rows of model=${s.model}/snapshot=${s.snapshot} to ${r.out} (${r.files.length} files; verify with: cd ${r.out} && sha256sum -c SHA256SUMS)\n`);
     });

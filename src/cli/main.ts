@@ -12,6 +12,7 @@ import { registerModelsCommand } from './modelsCommand.js';
 import { registerReportCommand } from './reportCommand.js';
 import { registerRunCommand } from './runCommand.js';
 import { registerStatusCommand } from './statusCommand.js';
+import { registerTableCommand } from './tableCommand.js';
 import { registerTrainCommand } from './trainCommand.js';
 import { registerWorkerCommand } from './workerCommand.js';
 import { registerWarehouseCommand } from './warehouseCommand.js';
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerReportCommand(program);
   registerCompactCommand(program);
   registerExportCommand(program);
+  registerTableCommand(program);
   registerModelsCommand(program);
   registerDoctorCommand(program);
   program.addHelpText(

@@ -3,8 +3,9 @@
  * commit, register — the whole `imgpipe run`, callable from the CLI, the demo and the benchmark.
  *
  * Sequence: load model card (sha256 checked) → open catalog → plan → setupJob → execute
- * (each partition committed to staging as it ends) → commitJob (swap in model=…/snapshot=…)
- * → registerPartition → summary. If execution throws, staging is kept so `--resume` can go on;
+ * (each partition committed to staging as it ends) → TableWriter.publish (compact in staging, seal
+ * the version, swap the model=…/snapshot=… pointer, registerPartition) → summary. The table lock is
+ * held from planning to registration. If execution throws, staging is kept so `--resume` can go on;
  * nothing is visible. If it is stopped (Ctrl-C), the result says so and the run is resumable.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,17 +16,17 @@ import type { Selection } from '../catalog/Catalog.js';
 import type { CatalogSpec } from '../catalog/catalogSpec.js';
 import { openCatalog } from '../catalog/openCatalog.js';
 import { checkIdentifier } from '../catalog/sqlQuote.js';
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { loadModel, readModelCard } from '../model/loadModelCard.js';
-import { findPreviousSnapshot } from '../plan/incremental.js';
-import { compactSnapshot, DEFAULT_COMPACT_BELOW_BYTES, shouldCompact } from '../sink/compactSnapshot.js';
-import { TableLock } from '../sink/TableLock.js';
+import { findPreviousSnapshot, resultKey } from '../plan/incremental.js';
+import { DEFAULT_COMPACT_BELOW_BYTES } from '../sink/compactSnapshot.js';
+import { TableWriter } from '../sink/TableWriter.js';
 import type { Device } from '../model/ModelSession.js';
 import { RunPlanDir, type PartCommitMessage, type RunSpec } from '../plan/manifest.js';
 import { planRun } from '../plan/planRun.js';
-import { Committer, type RunSummaryFile } from '../sink/Committer.js';
+import type { RunSummaryFile } from '../sink/Committer.js';
 import { isRemoteLocation, resolveLocation } from '../sink/location.js';
-import { defaultHdfsUser, openTableStore } from '../sink/openTableStore.js';
+import { defaultHdfsUser } from '../sink/openTableStore.js';
 import { UsageError } from '../util/errors.js';
 import { LocalExecutor } from './local.js';
 import { openTaskContext } from './openTaskContext.js';
@@ -126,33 +127,33 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
 async function runJobWith(options: RunJobOptions, queueExecutor: QueueExecutor | null): Promise<RunJobResult> {
   const started = performance.now();
   const { run, plan } = options.resume ? await reattach(options) : await planNew(options);
-  // One writer per table (local locations): a second nightly run refuses, naming the holder.
-  let lock: TableLock | null = null;
-  if (!isRemoteLocation(run.table_location)) {
-    try {
-      lock = TableLock.acquire(run.table_location, run.run_id);
-    } catch (e) {
-      if (!options.resume) rmSync(plan.dir, { recursive: true, force: true });
-      throw e;
-    }
+  // One writer per table (any location): a second nightly run refuses, naming the holder.
+  let writer: TableWriter;
+  try {
+    writer = await TableWriter.open(run.table_location, run.run_id, { hdfsUser: run.hdfs?.user, log: options.log });
+  } catch (e) {
+    if (!options.resume) rmSync(plan.dir, { recursive: true, force: true });
+    throw e;
   }
   try {
-    return await executeAndCommit(options, queueExecutor, run, plan, started);
+    return await executeAndCommit(options, queueExecutor, run, plan, started, writer);
   } finally {
-    lock?.release();
+    await writer.close();
   }
 }
 
-async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExecutor | null, run: RunSpec, plan: RunPlanDir, started: number): Promise<RunJobResult> {
-  const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
-  const committer = new Committer(run.table_location, run.run_id, run.model.qualified, run.snapshot, options.log, store);
+async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExecutor | null, run: RunSpec, plan: RunPlanDir, started: number, writer: TableWriter): Promise<RunJobResult> {
+  const store = writer.store;
+  const committer = writer.committer(run.run_id, run.model.qualified, run.snapshot);
   const alreadyDone = await LocalExecutor.doneMessages(run, plan, store);
   options.onPlanned?.(run, [...alreadyDone.values()].reduce((n, m) => n + m.rows, 0));
 
   let messages: Map<number, PartCommitMessage>;
   let device = 'cpu';
   if (await committer.alreadyCommitted()) {
-    messages = alreadyDone; // a driver died after the swap; only registration may be missing
+    // A driver died after sealing the version: only the pointer swap or registration may be missing.
+    // The staged parts are gone (sealed), but every partition's done record is still in the plan.
+    messages = new Map(Array.from({ length: run.partitions }, (_, p) => [p, plan.readDone(p)] as const).filter((e): e is [number, PartCommitMessage] => e[1] !== null));
   } else {
     await committer.setupJob();
     let stopped: boolean;
@@ -180,11 +181,6 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
 
   const result = summarize(run, messages, started, device, false, committer.finalDir);
   const carried = run.incremental?.carried;
-  if (carried && carried.rows > 0 && (await store.exists(committer.committedDir))) {
-    // The carried rows become one more part of the new snapshot (idempotent on resume).
-    const target = path.join(committer.committedDir, 'part-carried.parquet');
-    if (!existsSync(target)) copyFileSync(plan.carriedPath, target);
-  }
   const summary: RunSummaryFile = {
     run_id: run.run_id,
     model: run.model.qualified,
@@ -200,21 +196,24 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
     elapsed_s: result.elapsed_s,
     ...(result.failed_partitions.length > 0 ? { failed_partitions: result.failed_partitions } : {}),
     model_sha256: run.model.sha256,
+    result_key: resultKey(readModelCard(run.model.card), run.model.card, run.options.max_pixels),
     model_card: readModelCard(run.model.card) as unknown as Record<string, unknown>,
     ...(result.incremental ? { incremental: result.incremental } : {}),
   };
-  await committer.commitJob(summary);
-  const compactBelow = options.compactBelow ?? DEFAULT_COMPACT_BELOW_BYTES;
-  if (!isRemoteLocation(run.table_location) && shouldCompact(committer.finalDir, compactBelow)) {
-    const compacted = await compactSnapshot(committer.finalDir);
-    options.log.info({ ...compacted }, 'compacted the snapshot');
-  }
-  const catalog = await openCatalog(run.catalog, { log: options.log });
-  try {
-    await catalog.registerPartition({ table: run.table, model: run.model.qualified, snapshot: run.snapshot, location: committer.finalDir, runId: run.run_id });
-  } finally {
-    await catalog.close();
-  }
+  // Compaction, seal, pointer swap and registration: the table layer (src/sink/TableWriter.ts).
+  await writer.publish(committer, summary, {
+    table: run.table,
+    compactBelow: options.compactBelow ?? DEFAULT_COMPACT_BELOW_BYTES,
+    ...(carried && carried.rows > 0 ? { carriedFile: plan.carriedPath } : {}),
+    register: async (registration) => {
+      const catalog = await openCatalog(run.catalog, { log: options.log });
+      try {
+        await catalog.registerPartition(registration);
+      } finally {
+        await catalog.close();
+      }
+    },
+  });
   return result;
 }
 
@@ -242,10 +241,10 @@ export async function planNew(
     const runId = newRunId(model.qualifiedName);
     const plan = RunPlanDir.forRun(options.partitionsDir, runId);
     const snapshot = options.snapshot ?? defaultSnapshot();
-    let incremental: { previous: ReturnType<typeof findPreviousSnapshot> } | undefined;
+    let incremental: { previous: Awaited<ReturnType<typeof findPreviousSnapshot>> } | undefined;
     if (options.incremental) {
       if (isRemoteLocation(tableLocation) || catalogSpec.kind !== 'embedded') throw new UsageError('--incremental is supported on the embedded warehouse with a local table location');
-      incremental = { previous: findPreviousSnapshot(tableLocation, model.qualifiedName, model.card.sha256, snapshot) };
+      incremental = { previous: await findPreviousSnapshot(tableLocation, model.qualifiedName, resultKey(model.card, model.cardPath, options.maxPixels), snapshot) };
     }
     const run = await planRun(catalog, options.selection, plan, {
       run_id: runId,

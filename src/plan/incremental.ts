@@ -9,40 +9,87 @@
  * same predicate, so together they hold every selected image exactly once. Both are computed by the
  * engine (DuckDB), never in JavaScript memory.
  *
- * Only a snapshot of the same model name, version and ONNX sha256 is a candidate: a different model
- * version never carries rows forward.
+ * A result depends on more than the bytes, so a snapshot is a candidate only when its summary's
+ * `result_key` matches on everything that changes a row: the ONNX sha256, the labels (sha256 of the
+ * label list), the preprocessing (sha256 of the card's `input` section). `max_pixels` may differ: then
+ * rows whose outcome depends on that setting are scored again (carryablePredicate). A snapshot without a `result_key` (made before it was recorded) never
+ * carries. The previous snapshots are listed through the table's TableStore and TableLayout.
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { ModelCard } from '../model/ModelCard.js';
+import type { ResultKey, RunSummaryFile } from '../sink/Committer.js';
+import { openTableStore } from '../sink/openTableStore.js';
+import { TableLayout } from '../sink/TableLayout.js';
 
-/** SQL predicate over a previous result row (alias p): its result may be carried forward. */
+/** SQL predicate over a previous result row (alias p): its result may be carried forward with an equal key. */
 export const CARRYABLE = "(p.status = 'ok' OR p.error NOT IN ('missing_bytes', 'inference_failed', 'partition_failed'))";
 
 export interface PreviousSnapshot {
   snapshot: string;
+  /** The sealed folder of its files (the version the pointer showed when planning; immutable). */
   dir: string;
   rows: number;
+  /** SQL predicate (alias p) of the rows that may be carried from it into this run. */
+  carryable: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Canonical JSON (sorted keys), so a re-ordered card section hashes the same. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(v ?? null);
 }
 
 /**
- * The latest committed snapshot (with `_SUCCESS`) of `model=<qualified>` strictly before `before`,
- * whose summary records the same model sha256; null when there is none.
+ * The result key of a model card under `maxPixels`. Labels are read as the loader reads them
+ * (inline, or the labels file relative to the card).
  */
-export function findPreviousSnapshot(tableLocation: string, qualifiedModel: string, sha256: string, before: string): PreviousSnapshot | null {
-  const modelDir = path.join(tableLocation, `model=${qualifiedModel}`);
-  if (!existsSync(modelDir)) return null;
-  const candidates = readdirSync(modelDir)
-    .map((d) => /^snapshot=(\d{4}-\d{2}-\d{2})$/.exec(d)?.[1])
-    .filter((d): d is string => d !== undefined && d < before)
-    .sort()
-    .reverse();
+export function resultKey(card: ModelCard, cardPath: string, maxPixels: number): ResultKey {
+  const output = card.output as { labels?: string[] | string };
+  let labels: string[] | null = null;
+  if (Array.isArray(output.labels)) labels = output.labels;
+  else if (typeof output.labels === 'string') labels = readFileSync(path.resolve(path.dirname(cardPath), output.labels), 'utf8').split(/\r?\n/).filter((l) => l.length > 0);
+  return {
+    model_sha256: card.sha256,
+    labels_sha256: labels === null ? null : sha256(labels.join('\n')),
+    input_sha256: sha256(canonical(card.input)),
+    max_pixels: maxPixels,
+  };
+}
+
+/**
+ * The predicate of carryable rows from a snapshot made under `previousMaxPixels`. The pixel limit is
+ * checked from the header before decoding, so: raised, only `too_many_pixels` rows can change;
+ * lowered, any row whose size is unknown or over the new limit can become `too_many_pixels` (rows
+ * already over the old, higher limit stay as they are).
+ */
+export function carryablePredicate(previousMaxPixels: number, maxPixels: number): string {
+  if (previousMaxPixels === maxPixels) return CARRYABLE;
+  if (maxPixels > previousMaxPixels) return `(${CARRYABLE} AND p.error IS DISTINCT FROM 'too_many_pixels')`;
+  return `(${CARRYABLE} AND (p.error = 'too_many_pixels' OR (p.width IS NOT NULL AND p.height IS NOT NULL AND p.width::BIGINT * p.height::BIGINT <= ${Math.trunc(maxPixels)})))`;
+}
+
+/**
+ * The latest published snapshot (with `_SUCCESS`) of `model=<qualified>` strictly before `before`
+ * whose summary's result key matches `key` (max_pixels aside); null when there is none.
+ */
+export async function findPreviousSnapshot(tableLocation: string, qualifiedModel: string, key: ResultKey, before: string): Promise<PreviousSnapshot | null> {
+  const store = openTableStore(tableLocation);
+  const layout = new TableLayout(tableLocation);
+  const candidates = (await layout.snapshots(store, qualifiedModel)).filter((d) => d < before).reverse();
   for (const snapshot of candidates) {
-    const dir = path.join(modelDir, `snapshot=${snapshot}`);
-    const summaryFile = path.join(dir, '_summary.json');
-    if (!existsSync(path.join(dir, '_SUCCESS')) || !existsSync(summaryFile)) continue;
-    const summary = JSON.parse(readFileSync(summaryFile, 'utf8')) as { model_sha256?: string; ok?: number; error?: number };
-    if (summary.model_sha256 !== sha256) continue;
-    return { snapshot, dir, rows: (summary.ok ?? 0) + (summary.error ?? 0) };
+    const { dir } = await layout.resolve(store, qualifiedModel, snapshot);
+    if (dir === null || !(await store.exists(layout.successFile(dir)))) continue;
+    const raw = await store.readFile(layout.summaryFile(dir));
+    if (raw === null) continue;
+    const summary = JSON.parse(raw.toString('utf8')) as RunSummaryFile;
+    const k = summary.result_key;
+    if (!k || k.model_sha256 !== key.model_sha256 || k.labels_sha256 !== key.labels_sha256 || k.input_sha256 !== key.input_sha256) continue;
+    return { snapshot, dir, rows: (summary.ok ?? 0) + (summary.error ?? 0), carryable: carryablePredicate(k.max_pixels, key.max_pixels) };
   }
   return null;
 }

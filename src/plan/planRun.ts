@@ -28,8 +28,8 @@ export async function planRun(
     let carried: RunSpec['incremental'] | undefined;
     if (previous) {
       if (!catalog.writeChangedManifest || !catalog.writeCarriedRows) throw new UsageError('--incremental is supported on the embedded warehouse only');
-      images = await catalog.writeChangedManifest(selection, previous.dir, plan.manifestPath, spec.partition_size);
-      const rows = await catalog.writeCarriedRows(selection, previous.dir, plan.carriedPath);
+      images = await catalog.writeChangedManifest(selection, previous.dir, plan.manifestPath, spec.partition_size, previous.carryable);
+      const rows = await catalog.writeCarriedRows(selection, previous.dir, plan.carriedPath, previous.carryable);
       carried = { previous_snapshot: previous.snapshot, previous_dir: previous.dir, previous_rows: previous.rows, carried: rows, dropped: rows.dropped };
     } else {
       images = catalog.writeManifest

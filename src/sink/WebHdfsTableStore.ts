@@ -42,6 +42,8 @@ export class WebHdfsError extends Error {
 }
 
 export class WebHdfsTableStore implements TableStore {
+  /** HDFS has no symbolic links through WebHDFS: snapshots are published by rename (TableLayout). */
+  readonly supportsLinks = false;
   constructor(
     /** The HDFS user the requests act as (`user.name`). */
     readonly user: string,
@@ -100,6 +102,36 @@ export class WebHdfsTableStore implements TableStore {
     await this.create(location, () => bytes, bytes.length, this.options.timeoutMs ?? 60_000);
   }
 
+  /** CREATE with overwrite=false: the NameNode refuses an existing path (FileAlreadyExistsException). */
+  async createExclusive(location: string, data: string | Uint8Array): Promise<boolean> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    try {
+      await this.create(location, () => bytes, bytes.length, this.options.timeoutMs ?? 60_000, false);
+      return true;
+    } catch (e) {
+      if (e instanceof WebHdfsError && e.exception === 'FileAlreadyExistsException') return false;
+      throw e;
+    }
+  }
+
+  async fileSize(location: string): Promise<number | null> {
+    const response = await this.request('GET', location, 'GETFILESTATUS');
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    const body = (await (await this.ok(response, 'GETFILESTATUS', location)).json()) as { FileStatus: { type: string; length: number } };
+    return body.FileStatus.type === 'DIRECTORY' ? null : body.FileStatus.length;
+  }
+
+  async readLink(): Promise<string | null> {
+    return null;
+  }
+
+  async replaceLink(location: string): Promise<void> {
+    throw new WebHdfsError(`Cannot make ${location} a link: WebHDFS has no symbolic links`, null, null);
+  }
+
   async readFile(location: string): Promise<Buffer | null> {
     // OPEN answers 307 to a DataNode; fetch follows it.
     const response = await this.request('GET', location, 'OPEN', {}, 'follow');
@@ -129,13 +161,14 @@ export class WebHdfsTableStore implements TableStore {
    * CREATE in two steps, as WebHDFS wants: the NameNode (or HttpFS) answers the first PUT, which
    * carries no data, with 307 and a Location; the data goes to that Location (201 Created).
    */
-  private async create(location: string, body: () => Uint8Array | ReadableStream<Uint8Array>, size: number, timeoutMs: number): Promise<void> {
-    const first = await this.request('PUT', location, 'CREATE', { overwrite: 'true' });
-    await first.body?.cancel();
+  private async create(location: string, body: () => Uint8Array | ReadableStream<Uint8Array>, size: number, timeoutMs: number, overwrite = true): Promise<void> {
+    const first = await this.request('PUT', location, 'CREATE', { overwrite: String(overwrite) });
     if (first.status !== 307 || !first.headers.get('location')) {
       if (!first.ok) await this.raise(first, 'CREATE', location);
+      await first.body?.cancel();
       throw new WebHdfsError(`WebHDFS CREATE ${location}: expected a 307 redirect to a DataNode but received HTTP ${first.status}`, first.status, null);
     }
+    await first.body?.cancel();
     const target = new URL(first.headers.get('location')!, this.baseUrl(location));
     let second: Response;
     try {

@@ -8,9 +8,10 @@
  * missing or the destination is a file; a folder destination receives the source *inside* it),
  * DELETE (recursive or not; a non-empty folder without `recursive=true` is refused). Errors are
  * `RemoteException` JSON with HDFS's exception names. `user.name` is required (simple auth) and
- * recorded. `failNext(op)` makes the next call of an operation fail with a 500.
+ * recorded. CREATE with overwrite=false creates the path at the NameNode step (exclusive, as HDFS's
+ * lease does), so concurrent exclusive creates have one winner. `failNext(op)` makes the next call of an operation fail with a 500.
  */
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -144,6 +145,16 @@ export class WebHdfsTestServer {
           const st = status(file);
           if (st?.isDirectory()) return remote(403, 'FileAlreadyExistsException', `${hdfsPath} already exists as a directory`);
           if (st && url.searchParams.get('overwrite') !== 'true') return remote(403, 'FileAlreadyExistsException', `${hdfsPath} for client already exists`);
+          // As the NameNode: without overwrite the path is created (empty, under a lease) at this
+          // step, atomically, so of two concurrent CREATEs exactly one is redirected.
+          if (url.searchParams.get('overwrite') !== 'true') {
+            mkdirSync(path.dirname(file), { recursive: true });
+            try {
+              closeSync(openSync(file, 'wx'));
+            } catch {
+              return remote(403, 'FileAlreadyExistsException', `${hdfsPath} for client already exists`);
+            }
+          }
           return redirect();
         }
         case 'GET OPEN':
