@@ -6,6 +6,9 @@
  * (each partition committed to staging as it ends) → commitJob (swap in model=…/snapshot=…)
  * → registerPartition → summary. If execution throws, staging is kept so `--resume` can go on;
  * nothing is visible. If it is stopped (Ctrl-C), the result says so and the run is resumable.
+ * If a partition failed for infrastructure reasons (disk full, I/O error, byte source or table
+ * store lost), execution throws RunFailedError (exit 1) and nothing is committed: a failed run
+ * never replaces a good snapshot.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -27,8 +30,9 @@ import { Committer, type RunSummaryFile } from '../sink/Committer.js';
 import { isRemoteLocation, resolveLocation } from '../sink/location.js';
 import { defaultHdfsUser, openTableStore } from '../sink/openTableStore.js';
 import { UsageError } from '../util/errors.js';
+import type { Executor } from './Executor.js';
+import { executePartitions, readDoneMessages, trustedDoneMessages } from './executePartitions.js';
 import { LocalExecutor } from './local.js';
-import { openTaskContext } from './openTaskContext.js';
 import { QueueExecutor } from './queue/QueueExecutor.js';
 import type { RedisTarget } from './queue/RedisTarget.js';
 
@@ -72,7 +76,7 @@ export interface RunJobOptions {
   onPlanned?: (run: RunSpec, alreadyDone: number) => void;
   onImages?: (n: number) => void;
   /** Receives the executor so a signal handler can stop it. */
-  onExecutor?: (executor: { stop(): void }) => void;
+  onExecutor?: (executor: Pick<Executor, 'stop'>) => void;
 }
 
 export interface RunJobResult {
@@ -146,33 +150,30 @@ async function runJobWith(options: RunJobOptions, queueExecutor: QueueExecutor |
 async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExecutor | null, run: RunSpec, plan: RunPlanDir, started: number): Promise<RunJobResult> {
   const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
   const committer = new Committer(run.table_location, run.run_id, run.model.qualified, run.snapshot, options.log, store);
-  const alreadyDone = await LocalExecutor.doneMessages(run, plan, store);
+  const alreadyDone = await trustedDoneMessages(run, plan, store);
   options.onPlanned?.(run, [...alreadyDone.values()].reduce((n, m) => n + m.rows, 0));
 
   let messages: Map<number, PartCommitMessage>;
   let device = 'cpu';
   if (await committer.alreadyCommitted()) {
-    messages = alreadyDone; // a driver died after the swap; only registration may be missing
+    messages = await readDoneMessages(run, plan, store); // a driver died after the swap; only registration may be missing
   } else {
     await committer.setupJob();
+    // Placement is the executor's; done records, the fold and the fallback are executePartitions'.
+    const executor: Executor =
+      queueExecutor ??
+      new LocalExecutor({
+        log: options.log,
+        context: { device: options.device, threads: options.threads, inferenceThreads: options.inferenceThreads, batchSize: options.batchSize, onImages: options.onImages },
+      });
+    options.onExecutor?.(executor);
     let stopped: boolean;
-    if (queueExecutor) {
-      options.onExecutor?.(queueExecutor);
-      messages = await queueExecutor.execute(run, plan, committer);
-      device = [...queueExecutor.devices].sort().join('+') || 'queue';
-      stopped = queueExecutor.stopped;
-    } else {
-      const opened = await openTaskContext(run, { device: options.device, threads: options.threads, inferenceThreads: options.inferenceThreads, batchSize: options.batchSize, onImages: options.onImages });
-      device = opened.ctx.session.provider;
-      const executor = new LocalExecutor({ log: options.log });
-      options.onExecutor?.(executor);
-      try {
-        messages = await executor.execute(run, plan, committer, opened.ctx);
-      } finally {
-        await opened.close();
-      }
-      stopped = executor.stopped;
+    try {
+      ({ messages, stopped } = await executePartitions(executor, run, plan, committer, { log: options.log }));
+    } finally {
+      if (!queueExecutor) await executor.close();
     }
+    device = [...executor.devices].sort().join('+') || (queueExecutor ? 'queue' : 'cpu');
     if (stopped || messages.size < run.partitions) {
       return summarize(run, messages, started, device, true, committer.finalDir);
     }
