@@ -12,6 +12,7 @@ import { RunFailedError } from '../exec/executePartitions.js';
 import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';
 import type { Device } from '../model/ModelSession.js';
 import { UsageError } from '../util/errors.js';
+import { asInfrastructureError } from '../util/infraErrors.js';
 import { parseByteSizeFlag, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
@@ -202,6 +203,14 @@ async function runAction(flags: RunFlags): Promise<number> {
       },
     });
   } catch (e) {
+    const infra = e instanceof RunFailedError ? null : asInfrastructureError(e);
+    if (infra) {
+      // Before or after execution (the table lock, the commit): nothing new is visible.
+      (progress as Progress | null)?.stop();
+      log.error({ err: e }, infra.message);
+      process.stderr.write(`imgpipe: error: the run failed: ${infra.message}; nothing new was committed. Fix the cause and run again${flags.resume ? ` (imgpipe run --resume ${flags.resume})` : ''}.\n`);
+      return 1;
+    }
     if (!(e instanceof RunFailedError)) throw e;
     // Infrastructure (disk full, I/O error, byte source or table store lost): nothing committed.
     (progress as Progress | null)?.stop();

@@ -102,16 +102,26 @@ export async function executePartitions(
   for (let p = 0; p < run.partitions; p++) if (!done.has(p)) pending.push(p);
 
   const infrastructure: { partition: number; error: InfrastructureError }[] = [];
+  // commitTask writes the done record; a full partitions folder must name the file it could not write.
+  const planForCommit: RunPlanDir = Object.assign(Object.create(plan) as RunPlanDir, {
+    writeDone(message: PartCommitMessage) {
+      try {
+        plan.writeDone(message);
+      } catch (e) {
+        throw asInfrastructureError(e, plan.donePath(message.partition)) ?? e;
+      }
+    },
+  });
   const commit = async (message: PartCommitMessage) => {
     let fresh: boolean;
     try {
       const target = joinLocation(committer.committedDir, `${partitionFileName(message.partition)}.parquet`);
       if (!plan.readDone(message.partition) && !(await store.exists(message.staged_path)) && (await store.exists(target))) {
         // A driver died between moving this attempt's file and writing its done record.
-        plan.writeDone({ ...message, staged_path: target });
+        planForCommit.writeDone({ ...message, staged_path: target });
         fresh = true;
       } else {
-        fresh = await committer.commitTask(message, plan);
+        fresh = await committer.commitTask(message, planForCommit);
       }
     } catch (e) {
       throw asInfrastructureError(e) ?? e;

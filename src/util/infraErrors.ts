@@ -52,8 +52,13 @@ const MESSAGE_PATTERNS: [RegExp, string][] = [
   [/HTTP byte source: \d+ of \d+ requests failed/, 'EBYTESOURCE'],
 ];
 
-/** Free bytes under which a filesystem that just failed a write counts as full. */
-const FULL_BELOW_BYTES = 1024 * 1024;
+/**
+ * A filesystem that just failed a write counts as full under this many free bytes: 1% of it, at
+ * most 1 MiB, at least two blocks (a short write leaves less than one block).
+ */
+function fullBelowBytes(fs: { bsize: number; blocks: number }): number {
+  return Math.max(2 * fs.bsize, Math.min(1024 * 1024, (fs.blocks * fs.bsize) / 100));
+}
 
 /**
  * An attempt, or the run, failed because the infrastructure did: retried, then the run fails
@@ -114,7 +119,7 @@ export function asInfrastructureError(e: unknown, where?: string): Infrastructur
 
 /**
  * Classify a failure to write `file` (a local path). Infrastructure by code or message as above;
- * otherwise, if the filesystem holding `file` has under 1 MiB free, a short write is the root cause
+ * otherwise, if the filesystem holding `file` is full (under 1% or 1 MiB free), a short write is the root cause
  * whatever the Parquet layer said: ENOSPC. Call it before the partial file is removed. Any other
  * error comes back unchanged. Never throws.
  */
@@ -125,7 +130,7 @@ export async function diagnoseWriteFailure(e: unknown, file: string): Promise<un
   for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
     try {
       const fs = await statfs(dir);
-      if (fs.bavail * fs.bsize < FULL_BELOW_BYTES) {
+      if (fs.bavail * fs.bsize < fullBelowBytes(fs)) {
         return new InfrastructureError('ENOSPC', `No space left on device (ENOSPC) writing ${file}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
       }
       return e;
