@@ -319,6 +319,37 @@ describe.skipIf(unavailable !== null)('Redis faults', () => {
     for (const w of workers) expect(await exitWithin(w, 10_000)).toBe(0);
   }, 180_000);
 
+  it('a full disk under queue workers fails the run (exit 1), never partition_failed rows; the resumed run queues the failed jobs afresh and commits', async (ctx) => {
+    const table = path.join(tmp.dir, 'queue-table-on-tmpfs');
+    const why = mountTmpfs(table, '2m');
+    if (why) {
+      console.warn(`skipped: ${why}`);
+      return ctx.skip();
+    }
+    const queue = 'full';
+    const queueArgs = ['--executor', 'queue', '--redis', `redis://127.0.0.1:${redis.port}`, '--redis-password-file', passwordFile, '--queue', queue, '--compact-below', '0', '--json', '--quiet'];
+    const filler = fillDisk(table, 12 * 1024);
+    const workers = [startWorker('full-a', queue), startWorker('full-b', queue)];
+    const driver = start(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'quality-basic', '--all', '--partition-size', '50', '--snapshot', '2026-06-03', '--table-location', table, ...queueArgs]);
+    expect(await driver.exited, driver.stderr).toBe(1);
+    expect(driver.stderr).toMatch(new RegExp(`No space left on device \\(ENOSPC\\) writing ${table}/_staging/`));
+    const runId = runIdFrom(driver.stderr)!;
+    expect(driver.stderr).toContain(`--executor queue --redis redis://:***@127.0.0.1:${redis.port} --queue ${queue}`);
+    expect(existsSync(path.join(table, 'model=quality-basic-1'))).toBe(false);
+    expect(doneRecords(path.join(parts, runId)).filter((d) => d.failure !== undefined)).toEqual([]);
+
+    rmSync(filler);
+    const resumed = start(['run', '--resume', runId, '--partitions-dir', parts, ...queueArgs]);
+    expect(await resumed.exited, resumed.stderr).toBe(0);
+    const result = JSON.parse(resumed.stdout);
+    expect(result).toMatchObject({ run_id: runId, selected: 301, ok: 296, error: 5, failed_partitions: [] });
+    const rows = await query(`SELECT ${COLUMNS} FROM read_parquet(${lit(path.join(result.output, '*.parquet'))}) ORDER BY image_name`);
+    expect(rows).toEqual(baseline);
+    expect(await partitionFailedRows(table)).toBe(0);
+    for (const w of workers) w.child.kill('SIGTERM');
+    for (const w of workers) expect(await exitWithin(w, 10_000)).toBe(0);
+  }, 180_000);
+
   it('an idle worker exits 0 within seconds of SIGTERM, with Redis up and with Redis gone', async () => {
     const ready = (p: Proc) => waitFor('the worker to wait for partitions', () => (p.stderr.includes('waiting for partitions') ? true : null), 30_000);
     const up = startWorker('idle-up', 'idle');

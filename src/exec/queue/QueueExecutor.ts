@@ -16,7 +16,8 @@
  *      failed (BullMQ exhausted `attempts`, or the job stalled workers `maxStalledCount` times) →
  *      `infrastructure` when its last error was (disk full, I/O, lost connection: the job is
  *      removed, so a resume queues it afresh), else `poison` (the driver writes partition_failed
- *      rows);
+ *      rows); a job that failed for infrastructure reasons before this driver started is queued
+ *      again instead (a resume after the cause is gone);
  *   4. return when every pending partition was reported, or when stopped.
  * Redis restarts (without persistence): commands wait for the reconnection, the lease is taken
  * again, and jobs that vanished are queued again (jobs are self-contained, ids deterministic).
@@ -163,10 +164,19 @@ export class QueueExecutor implements Executor {
       showProgress();
     };
 
-    const onFailed = async (partition: number, job: PartitionJob) => {
+    const onFailed = async (partition: number, job: PartitionJob, before: boolean) => {
       const attempts = job.attemptsStarted || job.attemptsMade;
       const reason = job.failedReason || 'failed without a reason';
       const images = (job.data as Partial<PartitionJobData>)?.manifest?.images?.length ?? 0;
+      if (infrastructureCode(reason) && before) {
+        // Failed before this driver started (the run failed on it, or workers went on after the
+        // driver stopped): the cause may be gone, so it is queued afresh rather than failing again.
+        log?.info({ partition, reason }, `partition ${partition}: its job failed before this driver started (${reason}); queueing it again`);
+        await job.remove();
+        tracked.delete(partition);
+        pending.unshift(partition);
+        return;
+      }
       if (infrastructureCode(reason)) {
         // Not rows: the run fails, and the job goes so that a resume queues the partition afresh.
         await report({ kind: 'infrastructure', partition, attempts, error: asInfrastructureError(reason)! }, 0);
@@ -201,6 +211,8 @@ export class QueueExecutor implements Executor {
 
     let lastReconcile = Date.now();
     let lastHint = 0;
+    /** The first look at the queue: what failed there, failed before this driver. */
+    let firstScan = true;
     try {
       for (;;) {
         if (lock.lost) throw new Error(`Run ${run.run_id}: ${lock.lost}`);
@@ -220,10 +232,11 @@ export class QueueExecutor implements Executor {
               continue;
             }
             if (state === 'completed') await onCompleted(p, job);
-            else await onFailed(p, job);
+            else await onFailed(p, job, firstScan);
             if (!remaining.has(p)) await job.remove().catch((e: Error) => log?.warn(`could not remove job ${id}: ${e.message}`));
           }
         }
+        firstScan = false;
         if (remaining.size === 0 || this.stopping) break;
 
         // 2. Jobs that vanished (Redis restarted without persistence, keys evicted): queue them again.
