@@ -12,12 +12,13 @@
  * - an idle `imgpipe worker` exits at once on SIGTERM, Redis up or down.
  * The poison case (partition_failed rows) is in test/queue.test.ts.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fillDisk, mountTmpfs as mount, unmountTmpfs } from '../scripts/chaos/fillDisk.js';
 import { diagnoseWriteFailure, InfrastructureError } from '../src/util/infraErrors.js';
 import { CLI, imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
 import { redisUnavailable, startRedis, type RedisServer } from './util/redisServer.js';
@@ -38,41 +39,11 @@ const tmp = tempDir('imgpipe-faults-');
 const wh = path.join(tmp.dir, 'wh');
 const mounts: string[] = [];
 
-/** Mount a tmpfs of `size` at `dir`; returns why not (EPERM in a container without CAP_SYS_ADMIN), or null. */
+/** Mount a tmpfs (unmounted after all tests); returns why not, or null. */
 function mountTmpfs(dir: string, size: string): string | null {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.status !== 0) return `cannot mount a tmpfs at ${dir}: ${(r.stderr || r.error?.message || '').trim()}`;
-  mounts.push(dir);
-  return null;
-}
-
-/**
- * Fill the filesystem holding `dir` with `dir/filler` until `leave` bytes are free (0: to the last
- * byte); returns the filler's path.
- */
-function fillDisk(dir: string, leave = 0): string {
-  const file = path.join(dir, 'filler');
-  const fd = openSync(file, 'w');
-  try {
-    if (leave > 0) {
-      const { bavail, bsize } = statfsSync(dir);
-      const chunk = Buffer.alloc(1 << 16);
-      for (let left = bavail * bsize - leave; left > 0; left -= chunk.length) writeSync(fd, chunk, 0, Math.min(left, chunk.length));
-      return file;
-    }
-    for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 9, 1]) {
-      const chunk = Buffer.alloc(size);
-      try {
-        for (;;) if (writeSync(fd, chunk) < size) break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
-      }
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return file;
+  const why = mount(dir, size);
+  if (!why) mounts.push(dir);
+  return why;
 }
 
 const rowsOf = (dir: string) => query(`SELECT ${COLUMNS}, run_id FROM read_parquet(${lit(path.join(dir, '*.parquet'))}) ORDER BY image_name`);
@@ -92,7 +63,7 @@ beforeAll(() => {
 }, 120_000);
 
 afterAll(() => {
-  for (const dir of mounts.splice(0)) spawnSync('umount', ['-l', dir]);
+  for (const dir of mounts.splice(0)) unmountTmpfs(dir);
   tmp.cleanup();
 });
 
