@@ -57,7 +57,7 @@ export interface ChaosOptions {
   redisOutageMs?: number;
   /**
    * A folder on a filesystem of its own (a tmpfs the caller mounted), used as `--table-location`;
-   * filled once mid-run, after the driver kill. Absent: no disk-full fault.
+   * filled once mid-run, after the Redis restarts. Absent: no disk-full fault.
    */
   diskFull?: { tableLocation: string };
 }
@@ -150,11 +150,14 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
     let midStatus: Record<string, unknown> | null = null;
     const killDriver = o.killDriver ?? true;
     for (;;) {
-      while (alive(driver) || (killDriver && driverKills === 0)) {
+      while (alive(driver) || (killDriver && driverKills === 0 && !filler)) {
         const [lo, hi] = o.killEveryMs ?? [500, 2000];
         await sleep(lo + o.random() * (hi - lo));
         if (killDriver && driverKills === 0) {
-          if (!alive(driver)) throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
+          if (!alive(driver)) {
+            if (filler) break; // failed on the full disk: resumed below, killed later
+            throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
+          }
           if (doneCount() >= (o.driverKillAfter ?? Math.max(3, Math.floor(partitions / 4)))) {
             driver.child.kill('SIGKILL');
             await driver.exited;
@@ -168,12 +171,12 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
             continue;
           }
         }
-        // Infrastructure faults, one at a time, a few seconds apart, while partitions are left, while
-        // a driver is committing (not while a resumed one waits for the dead one's lease): Redis
-        // restarts from a tenth of the partitions on, the disk-full fault after the driver kill.
+        // Infrastructure faults, one at a time, a few seconds apart, from a tenth of the partitions
+        // on, while partitions are left and a driver is committing (not while a resumed one waits
+        // for the dead one's lease): the Redis restarts, then the disk-full fault.
         const committing = alive(driver) && (driverKills === 0 || doneCount() > doneAtResume + 1);
-        const faultsDue = committing && Date.now() - lastFaultAt > 3000 && doneCount() < partitions - 2;
-        if (faultsDue && redisRestarts < (o.redisRestarts ?? 0) && doneCount() >= Math.max(2, Math.floor(partitions / 10))) {
+        const faultsDue = committing && Date.now() - lastFaultAt > 3000 && doneCount() < partitions - 2 && doneCount() >= Math.max(2, Math.floor(partitions / 10));
+        if (faultsDue && redisRestarts < (o.redisRestarts ?? 0)) {
           await o.redis.crash();
           await sleep(o.redisOutageMs ?? 1000);
           await o.redis.restart();
@@ -181,7 +184,7 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
           lastFaultAt = Date.now();
           continue;
         }
-        if (faultsDue && o.diskFull && diskFullFaults === 0 && (!killDriver || driverKills > 0)) {
+        if (faultsDue && o.diskFull && diskFullFaults === 0 && redisRestarts >= (o.redisRestarts ?? 0)) {
           filler = fillDisk(o.diskFull.tableLocation);
           diskFullFaults++;
           lastFaultAt = Date.now();
@@ -208,10 +211,12 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
         if (code !== 0) {
           diskFullFailures++;
           driver = start('driver resumed after disk full', ['run', '--resume', runId, '--partitions-dir', o.partitionsDir, '--json', '--quiet', ...driverArgs]);
+          doneAtResume = doneCount();
           continue;
         }
       }
       if (code !== 0) throw new Error(`the resumed driver exited ${code}:\n${driver.stderr}`);
+      if (killDriver && driverKills === 0) throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
       break;
     }
     const result = JSON.parse(driver.stdout) as Record<string, unknown>;
