@@ -15,6 +15,7 @@
  */
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
+import { UsageError } from './errors.js';
 
 /** Errno codes of a storage or network that failed, with the words a user sees. */
 const CODES: Record<string, string> = {
@@ -103,10 +104,12 @@ export function infrastructureCode(e: unknown, depth = 0): string | null {
 
 /**
  * `e` as an InfrastructureError naming what ran out and where (`where`, or the errno's own path),
- * or null when `e` is not an infrastructure error. An InfrastructureError is returned as it is.
+ * or null when `e` is not an infrastructure error. An InfrastructureError is returned as it is; a
+ * UsageError never is one (it keeps its exit 2: "Cannot reach Redis at …" before any work started).
  */
 export function asInfrastructureError(e: unknown, where?: string): InfrastructureError | null {
   if (e instanceof InfrastructureError) return e;
+  if (e instanceof UsageError) return null;
   const code = infrastructureCode(e);
   if (!code) return null;
   const errPath = findPath(e);
