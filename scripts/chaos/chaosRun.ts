@@ -4,16 +4,21 @@
  * 0.5–2 s (`killEveryMs`) a random worker that is in the middle of a partition is killed with SIGKILL (`kills`
  * times at most; a replacement starts each time), and
  * the driver is killed with SIGKILL once, after a few partitions are done, then restarted with
- * `--resume`. Then the committed table is read back with DuckDB and checked against the selection:
+ * `--resume`. Optional infrastructure faults after that: Redis killed with SIGKILL and restarted
+ * empty on the same port (`redisRestarts` times; the driver must ride through), and the table
+ * location's filesystem filled to the last byte once (`diskFull`: the driver must exit 1 naming
+ * ENOSPC, with no partition_failed rows; the space is freed and the run resumed). Then the
+ * committed table is read back with DuckDB and checked against the selection:
  * lost (selected, not committed), duplicated (committed more than once), extra (committed, not
  * selected), and leftovers (staging folder, stray or missing files in the snapshot folder).
  *
  * Used by test/queue.test.ts (small counts) and scripts/chaosQueue.ts (longer, for bench/RESULTS.md).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { fillDisk } from './fillDisk.js';
 import type { RedisServer } from './redisServer.js';
 
 export interface ChaosOptions {
@@ -46,6 +51,15 @@ export interface ChaosOptions {
   random: () => number;
   /** Run every process with `--log-level debug` (for a post-mortem of `logs`). */
   debugLogs?: boolean;
+  /** Redis SIGKILLs (each restarted empty, same port, after `redisOutageMs`), from a tenth of the partitions on. @defaultValue 0 */
+  redisRestarts?: number;
+  /** @defaultValue 1000 */
+  redisOutageMs?: number;
+  /**
+   * A folder on a filesystem of its own (a tmpfs the caller mounted), used as `--table-location`;
+   * filled once mid-run, after the Redis restarts. Absent: no disk-full fault.
+   */
+  diskFull?: { tableLocation: string };
 }
 
 export interface ChaosResult {
@@ -69,6 +83,11 @@ export interface ChaosResult {
   /** Partitions that more than one attempt finished (killed between finishing and reporting, or a lost lock): harmless, the first committed wins. */
   finishedTwice: number;
   elapsedS: number;
+  /** Redis SIGKILL + restarts done. */
+  redisRestarts: number;
+  /** Disk-full faults injected, and how many of them failed the run (exit 1, ENOSPC) before it was resumed. */
+  diskFullFaults: number;
+  diskFullFailures: number;
   /** The resumed driver's `--json` result. */
   result: Record<string, unknown>;
   /** `imgpipe status --json` taken while no driver ran (null if the driver was not killed). */
@@ -113,6 +132,7 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
     let driver = start('driver', [
       'run', '--warehouse', o.warehouse, '--partitions-dir', o.partitionsDir, '--model', o.model ?? 'quality-basic', '--all',
       '--partition-size', String(o.partitionSize), '--batch-size', String(o.batchSize ?? 2), '--snapshot', o.snapshot, '--json', '--quiet', ...driverArgs,
+      ...(o.diskFull ? ['--table-location', o.diskFull.tableLocation] : []),
     ]);
     const runId = await waitForRun(o.partitionsDir, o.snapshot, driver);
     const runDir = path.join(o.partitionsDir, runId);
@@ -121,38 +141,84 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
 
     let workerKills = 0;
     let driverKills = 0;
+    let redisRestarts = 0;
+    let diskFullFaults = 0;
+    let diskFullFailures = 0;
+    let filler: string | null = null;
+    let lastFaultAt = 0;
+    let doneAtResume = 0;
     let midStatus: Record<string, unknown> | null = null;
     const killDriver = o.killDriver ?? true;
-    while (alive(driver) || (killDriver && driverKills === 0)) {
-      const [lo, hi] = o.killEveryMs ?? [500, 2000];
-      await sleep(lo + o.random() * (hi - lo));
-      if (killDriver && driverKills === 0) {
-        if (!alive(driver)) throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
-        if (doneCount() >= (o.driverKillAfter ?? Math.max(3, Math.floor(partitions / 4)))) {
-          driver.child.kill('SIGKILL');
-          await driver.exited;
-          driverKills++;
-          const status = spawnSync(process.execPath, [o.cli, 'status', runId, '--partitions-dir', o.partitionsDir, '--json', ...redisArgs], { encoding: 'utf8' });
-          if (status.status !== 0) throw new Error(`imgpipe status failed: ${status.stderr}`);
-          midStatus = JSON.parse(status.stdout);
-          driver = start('resumed driver', ['run', '--resume', runId, '--partitions-dir', o.partitionsDir, '--json', '--quiet', ...driverArgs]);
+    for (;;) {
+      while (alive(driver) || (killDriver && driverKills === 0 && !filler)) {
+        const [lo, hi] = o.killEveryMs ?? [500, 2000];
+        await sleep(lo + o.random() * (hi - lo));
+        if (killDriver && driverKills === 0) {
+          if (!alive(driver)) {
+            if (filler) break; // failed on the full disk: resumed below, killed later
+            throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
+          }
+          if (doneCount() >= (o.driverKillAfter ?? Math.max(3, Math.floor(partitions / 4)))) {
+            driver.child.kill('SIGKILL');
+            await driver.exited;
+            driverKills++;
+            const status = spawnSync(process.execPath, [o.cli, 'status', runId, '--partitions-dir', o.partitionsDir, '--json', ...redisArgs], { encoding: 'utf8' });
+            if (status.status !== 0) throw new Error(`imgpipe status failed: ${status.stderr}`);
+            midStatus = JSON.parse(status.stdout);
+            driver = start('resumed driver', ['run', '--resume', runId, '--partitions-dir', o.partitionsDir, '--json', '--quiet', ...driverArgs]);
+            lastFaultAt = Date.now();
+            doneAtResume = doneCount();
+            continue;
+          }
+        }
+        // Infrastructure faults, one at a time, a few seconds apart, from a tenth of the partitions
+        // on, while partitions are left and a driver is committing (not while a resumed one waits
+        // for the dead one's lease): the Redis restarts, then the disk-full fault.
+        const committing = alive(driver) && (driverKills === 0 || doneCount() > doneAtResume + 1);
+        const faultsDue = committing && Date.now() - lastFaultAt > 3000 && doneCount() < partitions - 2 && doneCount() >= Math.max(2, Math.floor(partitions / 10));
+        if (faultsDue && redisRestarts < (o.redisRestarts ?? 0)) {
+          await o.redis.crash();
+          await sleep(o.redisOutageMs ?? 1000);
+          await o.redis.restart();
+          redisRestarts++;
+          lastFaultAt = Date.now();
+          continue;
+        }
+        if (faultsDue && o.diskFull && diskFullFaults === 0 && redisRestarts >= (o.redisRestarts ?? 0)) {
+          filler = fillDisk(o.diskFull.tableLocation);
+          diskFullFaults++;
+          lastFaultAt = Date.now();
+          continue;
+        }
+        // Kill a worker in the middle of a partition (one that started an attempt it has not finished):
+        // killing idle or still-starting workers tests little.
+        const busy = workers.filter(alive).filter((w) => {
+          const a = attemptsIn(w.stderr);
+          return a.started.size > a.finished.size;
+        });
+        if (workerKills < o.kills && doneCount() < partitions && busy.length > 0) {
+          busy[Math.floor(o.random() * busy.length)]!.child.kill('SIGKILL');
+          workerKills++;
+          spawnWorker();
+        }
+      }
+      const code = await driver.exited;
+      if (filler) {
+        // The disk was full: the run must have failed for it (or finished before it bit), never with rows.
+        if (code !== 0 && !/No space left on device \(ENOSPC\)/.test(driver.stderr)) throw new Error(`with the disk full the driver exited ${code} without naming ENOSPC:\n${driver.stderr}`);
+        rmSync(filler);
+        filler = null;
+        if (code !== 0) {
+          diskFullFailures++;
+          driver = start('driver resumed after disk full', ['run', '--resume', runId, '--partitions-dir', o.partitionsDir, '--json', '--quiet', ...driverArgs]);
+          doneAtResume = doneCount();
           continue;
         }
       }
-      // Kill a worker in the middle of a partition (one that started an attempt it has not finished):
-      // killing idle or still-starting workers tests little.
-      const busy = workers.filter(alive).filter((w) => {
-        const a = attemptsIn(w.stderr);
-        return a.started.size > a.finished.size;
-      });
-      if (workerKills < o.kills && doneCount() < partitions && busy.length > 0) {
-        busy[Math.floor(o.random() * busy.length)]!.child.kill('SIGKILL');
-        workerKills++;
-        spawnWorker();
-      }
+      if (code !== 0) throw new Error(`the resumed driver exited ${code}:\n${driver.stderr}`);
+      if (killDriver && driverKills === 0) throw new Error(`the run ended before its driver could be killed:\n${driver.stderr}`);
+      break;
     }
-    const code = await driver.exited;
-    if (code !== 0) throw new Error(`the resumed driver exited ${code}:\n${driver.stderr}`);
     const result = JSON.parse(driver.stdout) as Record<string, unknown>;
     const output = result.output as string;
 
@@ -190,6 +256,9 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
       elapsedS: (Date.now() - started) / 1000,
       result,
       midStatus,
+      redisRestarts,
+      diskFullFaults,
+      diskFullFailures,
       logs: procs.map((p) => ({ name: p.name, stderr: p.stderr })),
     };
   } finally {

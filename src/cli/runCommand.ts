@@ -8,6 +8,7 @@ import { Command, Option } from 'commander';
 import type { Selection } from '../catalog/Catalog.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
 import { DEFAULT_QUEUE } from '../exec/queue/jobs.js';
+import { RunFailedError } from '../exec/executePartitions.js';
 import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';
 import { checkBatchFits } from '../model/checkBatchFits.js';
 import { readModelCard, resolveCardPath } from '../model/loadModelCard.js';
@@ -15,6 +16,7 @@ import type { ModelInput } from '../model/ModelCard.js';
 import type { Device } from '../model/ModelSession.js';
 import { RunPlanDir } from '../plan/manifest.js';
 import { UsageError } from '../util/errors.js';
+import { asInfrastructureError } from '../util/infraErrors.js';
 import { parseByteSizeFlag, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
@@ -88,7 +90,8 @@ export function registerRunCommand(program: Command): void {
       'after',
       `
 Exactly one of --all, --category or --sql (not needed with --resume).
-Exit codes: 0 committed (even with error rows), 1 failed, 2 bad usage or input, 130 interrupted (resumable).
+Exit codes: 0 committed (even with error rows), 1 failed (disk full, I/O error, byte source lost…:
+nothing committed, resumable), 2 bad usage or input, 130 interrupted (resumable).
 
 Examples:
   imgpipe run --warehouse ./wh --model quality-basic --all
@@ -221,20 +224,39 @@ async function runAction(flags: RunFlags): Promise<number> {
         stopExecutor = () => executor.stop();
       },
     });
+  } catch (e) {
+    const infra = e instanceof RunFailedError ? null : asInfrastructureError(e);
+    if (infra) {
+      // Before or after execution (the table lock, the commit): nothing new is visible.
+      (progress as Progress | null)?.stop();
+      log.error({ err: e }, infra.message);
+      process.stderr.write(`imgpipe: error: the run failed: ${infra.message}; nothing new was committed. Fix the cause and run again${flags.resume ? ` (imgpipe run --resume ${flags.resume})` : ''}.\n`);
+      return 1;
+    }
+    if (!(e instanceof RunFailedError)) throw e;
+    // Infrastructure (disk full, I/O error, byte source or table store lost): nothing committed.
+    (progress as Progress | null)?.stop();
+    log.error({ err: e.error, run_id: e.runId, partitions: e.partitions }, e.message);
+    process.stderr.write(`imgpipe: error: ${e.message}.\nFix the cause, then resume (what finished is kept): imgpipe run --resume ${e.runId}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}${resumeQueueFlags(queue)}\n`);
+    return 1;
   } finally {
     (progress as Progress | null)?.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
   if (result.interrupted) {
-    const queueFlags = queue ? ` --executor queue --redis ${queue.target.display}${queue.queueName === DEFAULT_QUEUE ? '' : ` --queue ${queue.queueName}`}` : '';
-    process.stderr.write(`imgpipe: interrupted; nothing committed. Resume with: imgpipe run --resume ${result.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}${queueFlags}\n`);
+    process.stderr.write(`imgpipe: interrupted; nothing committed. Resume with: imgpipe run --resume ${result.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}${resumeQueueFlags(queue)}\n`);
     if (flags.json) process.stdout.write(JSON.stringify(jsonResult(result)) + '\n');
     return 130;
   }
   if (flags.json) process.stdout.write(JSON.stringify(jsonResult(result)) + '\n');
   else process.stdout.write(formatSummary(result));
   return 0;
+}
+
+/** The queue flags a resume needs (the password masked). */
+function resumeQueueFlags(queue: ReturnType<typeof resolveQueueFlags> | undefined): string {
+  return queue ? ` --executor queue --redis ${queue.target.display}${queue.queueName === DEFAULT_QUEUE ? '' : ` --queue ${queue.queueName}`}` : '';
 }
 
 function jsonResult(r: RunJobResult) {

@@ -1,8 +1,10 @@
 /**
  * `imgpipe worker`: one queue worker process (run one per GPU, or a few per CPU node). Checks Redis
  * first (exit 2 on a wrong password or an unreachable server), then takes partition jobs from the
- * queue until stopped. SIGINT/SIGTERM: finish the partitions in flight, then exit 0 (a second
- * signal exits at once; the jobs in flight are picked up by other workers once their lock expires).
+ * queue until stopped. SIGINT/SIGTERM: with nothing in flight, exit 0 at once, whether Redis is
+ * reachable or not (the connections are dropped, not drained: systemd and Kubernetes do not wait out
+ * their stop timeout); with partitions in flight, finish them, then exit 0 (a second signal exits at
+ * once; the jobs in flight are picked up by other workers once their lock expires).
  */
 import os from 'node:os';
 import { Command, Option } from 'commander';
@@ -25,6 +27,8 @@ interface WorkerFlags extends RedisFlags {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+/** How long an idle worker gives its connections to close before it exits anyway. */
+const IDLE_CLOSE_MS = 500;
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -88,7 +92,15 @@ async function workerAction(flags: WorkerFlags): Promise<number> {
   await new Promise<void>((resolve) => {
     const onSignal = () => {
       signals++;
-      if (signals === 1) {
+      if (signals === 1 && worker.inFlight === 0) {
+        process.stderr.write(`imgpipe worker ${name}: idle; stopping now\n`);
+        // Redis may be gone: closing would wait for it. Nothing is in flight, so nothing is lost.
+        const timer = setTimeout(resolve, IDLE_CLOSE_MS);
+        worker.close(true).then(
+          () => (clearTimeout(timer), resolve()),
+          () => (clearTimeout(timer), resolve()),
+        );
+      } else if (signals === 1) {
         process.stderr.write(`imgpipe worker ${name}: stopping after the partitions in flight (again to quit now)…\n`);
         worker.close().then(resolve, resolve);
       } else {

@@ -1,35 +1,45 @@
 /**
- * The local executor: runs a planned run's pending partitions in this process (decode on the pool's
- * worker threads, inference on onnxruntime's), commits each finished attempt, and retries a failed
- * partition with a new attempt. It only decides placement; the work is `runPartition`.
+ * The local executor (an `Executor`): runs a planned run's pending partitions in this process
+ * (decode on the pool's worker threads, inference on onnxruntime's) and retries a failed partition
+ * with a new attempt. It only decides placement; the work is `runPartition`, and the driver
+ * (`executePartitions`) commits what it reports.
  *
- * A partition that fails `maxAttempts` times becomes `partition_failed` error rows (nothing is
- * silently missing) and the run still commits. `stop()` lets in-flight partitions finish and
- * schedules no more (Ctrl-C); the run is then resumable.
+ * Per partition: up to `maxAttempts` attempts, each writing under its own staging folder (removed
+ * when the attempt fails). Then one outcome: `finished` (the first attempt that wrote its part),
+ * `infrastructure` (the last attempt failed on a full disk, an I/O error, a lost byte source…: the
+ * run fails, resumable) or `poison` (every attempt failed for a reason of the partition's own, e.g.
+ * a decode thread that died on it: its images become `partition_failed` rows).
+ * `stop()` lets in-flight partitions finish and schedules no more (Ctrl-C); the run is resumable.
  */
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
-import { partitionFileName, type PartCommitMessage, type RunPlanDir, type RunSpec } from '../plan/manifest.js';
-import type { Committer } from '../sink/Committer.js';
+import { partitionFileName, type RunPlanDir, type RunSpec } from '../plan/manifest.js';
 import { joinLocation } from '../sink/location.js';
 import { openTableStore } from '../sink/openTableStore.js';
 import type { TableStore } from '../sink/TableStore.js';
-import { attemptDir, runPartition, writeFailedPartition, type TaskContext } from './task.js';
+import { asInfrastructureError } from '../util/infraErrors.js';
+import type { Executor, PartitionOutcome } from './Executor.js';
+import { openTaskContext, type OpenedTaskContext, type TaskContextOptions } from './openTaskContext.js';
+import { attemptDir, runPartition, type TaskContext } from './task.js';
+import { withWriteDiagnosis } from './withWriteDiagnosis.js';
 
 export interface LocalExecutorOptions {
-  /** Attempts per partition before its images become partition_failed rows. @defaultValue 3 */
+  /** Attempts per partition before it is reported as failed. @defaultValue 3 */
   maxAttempts?: number;
   /** Partitions in flight at once (keeps the pipeline full across partition ends). @defaultValue 2 */
   partitionConcurrency?: number;
+  /** How to open the TaskContext (model session, decode pool, byte source), once per execute. */
+  context: TaskContextOptions;
   log?: Logger;
-  /** Called after each partition is committed to the run's staging. */
-  onPartitionDone?: (message: PartCommitMessage, fresh: boolean) => void;
 }
 
-export class LocalExecutor {
+export class LocalExecutor implements Executor {
   private stopping = false;
-  constructor(private readonly options: LocalExecutorOptions = {}) {}
+  private opened: OpenedTaskContext | null = null;
+  readonly devices = new Set<string>();
+
+  constructor(private readonly options: LocalExecutorOptions) {}
 
   stop(): void {
     this.stopping = true;
@@ -38,62 +48,57 @@ export class LocalExecutor {
     return this.stopping;
   }
 
-  /** Partitions already done (committed to staging by an earlier, interrupted driver). */
-  static async doneMessages(run: RunSpec, plan: RunPlanDir, store: TableStore = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user })): Promise<Map<number, PartCommitMessage>> {
-    const done = new Map<number, PartCommitMessage>();
-    for (let p = 0; p < run.partitions; p++) {
-      const message = plan.readDone(p);
-      if (message && (await store.exists(message.staged_path))) done.set(p, message);
-    }
-    return done;
-  }
-
-  /** Run every partition not yet done; returns all partitions' messages (or fewer if stopped). */
-  async execute(run: RunSpec, plan: RunPlanDir, committer: Committer, ctx: TaskContext): Promise<Map<number, PartCommitMessage>> {
-    const done = await LocalExecutor.doneMessages(run, plan, committer.store);
-    for (const message of done.values()) this.options.onPartitionDone?.(message, false);
+  async execute(run: RunSpec, plan: RunPlanDir, pending: readonly number[], onOutcome: (outcome: PartitionOutcome) => Promise<void>): Promise<void> {
+    this.opened ??= await openTaskContext(run, this.options.context);
+    const base = this.opened.ctx;
+    this.devices.add(base.session.provider);
+    const ctx: TaskContext = { ...base, openPartWriter: withWriteDiagnosis(base.openPartWriter) };
+    const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
     const limit = pLimit(this.options.partitionConcurrency ?? 2);
-    const pending: Promise<void>[] = [];
-    for (let p = 0; p < run.partitions; p++) {
-      if (done.has(p)) continue;
-      pending.push(
+    let failed: unknown = null;
+    await Promise.all(
+      pending.map((p) =>
         limit(async () => {
           if (this.stopping) return;
-          const message = await this.runWithRetries(run, plan, p, committer, ctx);
-          if (await committer.commitTask(message, plan)) {
-            const committed = plan.readDone(p)!;
-            done.set(p, committed);
-            this.options.onPartitionDone?.(committed, true);
+          try {
+            await onOutcome(await this.runWithRetries(run, plan, p, store, ctx));
+          } catch (e) {
+            failed ??= e;
+            this.stop();
           }
         }),
-      );
-    }
-    await Promise.all(pending);
-    return done;
+      ),
+    );
+    if (failed) throw failed;
   }
 
-  private async runWithRetries(run: RunSpec, plan: RunPlanDir, partition: number, committer: Committer, ctx: TaskContext): Promise<PartCommitMessage> {
+  private async runWithRetries(run: RunSpec, plan: RunPlanDir, partition: number, store: TableStore, ctx: TaskContext): Promise<PartitionOutcome> {
     const manifest = await plan.readManifest(partition);
     const maxAttempts = this.options.maxAttempts ?? 3;
+    const log = this.options.log;
     let lastError: unknown;
     for (let attemptNo = 1; attemptNo <= maxAttempts; attemptNo++) {
       const attempt = `${attemptNo}-${randomBytes(3).toString('hex')}`;
       const dir = attemptDir(run.table_location, run.run_id, partition, attempt);
       const file = joinLocation(dir, `${partitionFileName(partition)}.parquet`);
       try {
-        return await runPartition(manifest, { ...ctx, onImages: attemptNo === 1 ? ctx.onImages : undefined }, file, attempt);
+        const message = await runPartition(manifest, { ...ctx, onImages: attemptNo === 1 ? ctx.onImages : undefined }, file, attempt);
+        if (attemptNo > 1) ctx.onImages?.(manifest.images.length);
+        return { kind: 'finished', partition, message };
       } catch (e) {
-        lastError = e;
-        await committer.abortTask(dir);
-        this.options.log?.warn({ err: e, partition, attempt }, `partition ${partition} attempt ${attemptNo} of ${maxAttempts} failed`);
+        lastError = asInfrastructureError(e) ?? e;
+        await store.remove(dir).catch((err: Error) => log?.warn({ err, dir }, 'could not remove attempt folder; the commit removes it'));
+        log?.warn({ err: lastError, partition, attempt }, `partition ${partition} attempt ${attemptNo} of ${maxAttempts} failed: ${(lastError as Error)?.message ?? lastError}`);
       }
     }
-    this.options.log?.error({ err: lastError, partition }, `partition ${partition} failed ${maxAttempts} times; its images become partition_failed rows`);
-    const attempt = `failed-${randomBytes(3).toString('hex')}`;
-    const dir = attemptDir(run.table_location, run.run_id, partition, attempt);
-    const failure = { attempts: maxAttempts, last_error: lastError instanceof Error ? lastError.message : String(lastError) };
-    const message = await writeFailedPartition(manifest, ctx, joinLocation(dir, `${partitionFileName(partition)}.parquet`), attempt, failure);
-    ctx.onImages?.(manifest.images.length);
-    return message;
+    const infra = asInfrastructureError(lastError);
+    if (infra) return { kind: 'infrastructure', partition, attempts: maxAttempts, error: infra };
+    return { kind: 'poison', partition, attempts: maxAttempts, lastError: lastError instanceof Error ? lastError.message : String(lastError) };
+  }
+
+  async close(): Promise<void> {
+    const opened = this.opened;
+    this.opened = null;
+    await opened?.close().catch(() => undefined);
   }
 }

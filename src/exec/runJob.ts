@@ -7,6 +7,9 @@
  * the version, swap the model=…/snapshot=… pointer, registerPartition) → summary. The table lock is
  * held from planning to registration. If execution throws, staging is kept so `--resume` can go on;
  * nothing is visible. If it is stopped (Ctrl-C), the result says so and the run is resumable.
+ * If a partition failed for infrastructure reasons (disk full, I/O error, byte source or table
+ * store lost), execution throws RunFailedError (exit 1) and nothing is committed: a failed run
+ * never replaces a good snapshot.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -28,8 +31,9 @@ import type { RunSummaryFile } from '../sink/Committer.js';
 import { isRemoteLocation, resolveLocation } from '../sink/location.js';
 import { defaultHdfsUser } from '../sink/openTableStore.js';
 import { UsageError } from '../util/errors.js';
+import type { Executor } from './Executor.js';
+import { executePartitions, trustedDoneMessages } from './executePartitions.js';
 import { LocalExecutor } from './local.js';
-import { openTaskContext } from './openTaskContext.js';
 import { QueueExecutor } from './queue/QueueExecutor.js';
 import type { RedisTarget } from './queue/RedisTarget.js';
 
@@ -73,7 +77,7 @@ export interface RunJobOptions {
   onPlanned?: (run: RunSpec, alreadyDone: number) => void;
   onImages?: (n: number) => void;
   /** Receives the executor so a signal handler can stop it. */
-  onExecutor?: (executor: { stop(): void }) => void;
+  onExecutor?: (executor: Pick<Executor, 'stop'>) => void;
 }
 
 export interface RunJobResult {
@@ -145,7 +149,7 @@ async function runJobWith(options: RunJobOptions, queueExecutor: QueueExecutor |
 async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExecutor | null, run: RunSpec, plan: RunPlanDir, started: number, writer: TableWriter): Promise<RunJobResult> {
   const store = writer.store;
   const committer = writer.committer(run.run_id, run.model.qualified, run.snapshot);
-  const alreadyDone = await LocalExecutor.doneMessages(run, plan, store);
+  const alreadyDone = await trustedDoneMessages(run, plan, store);
   options.onPlanned?.(run, [...alreadyDone.values()].reduce((n, m) => n + m.rows, 0));
 
   let messages: Map<number, PartCommitMessage>;
@@ -156,24 +160,21 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
     messages = new Map(Array.from({ length: run.partitions }, (_, p) => [p, plan.readDone(p)] as const).filter((e): e is [number, PartCommitMessage] => e[1] !== null));
   } else {
     await committer.setupJob();
+    // Placement is the executor's; done records, the fold and the fallback are executePartitions'.
+    const executor: Executor =
+      queueExecutor ??
+      new LocalExecutor({
+        log: options.log,
+        context: { device: options.device, threads: options.threads, inferenceThreads: options.inferenceThreads, batchSize: options.batchSize, onImages: options.onImages },
+      });
+    options.onExecutor?.(executor);
     let stopped: boolean;
-    if (queueExecutor) {
-      options.onExecutor?.(queueExecutor);
-      messages = await queueExecutor.execute(run, plan, committer);
-      device = [...queueExecutor.devices].sort().join('+') || 'queue';
-      stopped = queueExecutor.stopped;
-    } else {
-      const opened = await openTaskContext(run, { device: options.device, threads: options.threads, inferenceThreads: options.inferenceThreads, batchSize: options.batchSize, onImages: options.onImages });
-      device = opened.ctx.session.provider;
-      const executor = new LocalExecutor({ log: options.log });
-      options.onExecutor?.(executor);
-      try {
-        messages = await executor.execute(run, plan, committer, opened.ctx);
-      } finally {
-        await opened.close();
-      }
-      stopped = executor.stopped;
+    try {
+      ({ messages, stopped } = await executePartitions(executor, run, plan, committer, { log: options.log }));
+    } finally {
+      if (!queueExecutor) await executor.close();
     }
+    device = [...executor.devices].sort().join('+') || (queueExecutor ? 'queue' : 'cpu');
     if (stopped || messages.size < run.partitions) {
       return summarize(run, messages, started, device, true, committer.finalDir);
     }

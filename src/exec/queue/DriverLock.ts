@@ -7,6 +7,10 @@
  *
  * Sequence: `DriverLock.acquire` → (`lost` checked by the driver loop) → `release`.
  * If the process dies, the lease expires after `ttlMs` and a resumed driver takes it.
+ * If Redis forgets the lease (restarted without persistence, key evicted), the next renewal takes
+ * it again (SET NX): the driver rides through the restart. It is lost only when another driver
+ * holds it. While Redis is unreachable, renewals wait (the lease outlives the outage only if no
+ * other driver took it meanwhile, which the renewal after the reconnection finds out).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -23,19 +27,27 @@ const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call
 export class DriverLock {
   private timer: NodeJS.Timeout | null = null;
   private lostReason: string | null = null;
+  /** A renewal in progress (while Redis is down they would pile up in the offline queue). */
+  private renewing = false;
 
   private constructor(
     private readonly redis: Redis,
     readonly key: string,
     private readonly value: string,
     private readonly ttlMs: number,
+    private readonly onReacquired?: () => void,
   ) {}
 
   /**
    * Take the run's lease, waiting up to `ttlMs` plus a margin for an earlier holder's lease to expire.
    * @throws {UsageError} another live driver keeps renewing it.
    */
-  static async acquire(redis: Redis, queueName: string, runId: string, options: { ttlMs?: number; onWait?: (holder: string) => void } = {}): Promise<DriverLock> {
+  static async acquire(
+    redis: Redis,
+    queueName: string,
+    runId: string,
+    options: { ttlMs?: number; onWait?: (holder: string) => void; /** The lease was gone from Redis and was taken again. */ onReacquired?: () => void } = {},
+  ): Promise<DriverLock> {
     const ttlMs = options.ttlMs ?? DRIVER_LOCK_TTL_MS;
     const key = `${QUEUE_PREFIX}:${queueName}:driver:${runId}`;
     const value = JSON.stringify({ host: os.hostname(), pid: process.pid, since: new Date().toISOString(), token: randomBytes(8).toString('hex') });
@@ -53,7 +65,7 @@ export class DriverLock {
       }
       await new Promise((r) => setTimeout(r, 500));
     }
-    const lock = new DriverLock(redis, key, value, ttlMs);
+    const lock = new DriverLock(redis, key, value, ttlMs, options.onReacquired);
     lock.timer = setInterval(() => void lock.renew(), Math.max(100, Math.floor(ttlMs / 3)));
     return lock;
   }
@@ -64,11 +76,23 @@ export class DriverLock {
   }
 
   private async renew(): Promise<void> {
+    if (this.renewing || this.lostReason) return;
+    this.renewing = true;
     try {
       const renewed = await this.redis.eval(RENEW, 1, this.key, this.value, String(this.ttlMs));
-      if (renewed !== 1) this.lostReason = `the driver lease ${this.key} was taken over or expired (is another driver running this run?)`;
+      if (renewed === 1) return;
+      // Gone (Redis restarted without persistence, or the lease expired while Redis was away):
+      // take it again, unless another driver has it.
+      if ((await this.redis.set(this.key, this.value, 'PX', this.ttlMs, 'NX')) === 'OK') {
+        this.onReacquired?.();
+        return;
+      }
+      const holder = await this.redis.get(this.key);
+      if (holder !== this.value) this.lostReason = `the driver lease ${this.key} is held by another driver (${describe(holder)}); is another driver running this run?`;
     } catch {
       // Redis briefly unreachable: keep trying; the lease survives until its TTL.
+    } finally {
+      this.renewing = false;
     }
   }
 

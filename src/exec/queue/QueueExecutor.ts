@@ -1,37 +1,39 @@
 /**
- * The queue executor, driver side: puts a planned run's pending partitions on the shared BullMQ
- * queue, one job per partition (`jobs.ts`), and commits each finished attempt as `imgpipe worker`
- * processes on any number of nodes report them. Same shape as LocalExecutor: it decides where the
- * work runs; `runPartition` is the work and `Committer` the protocol.
+ * The queue executor, driver side (an `Executor`): puts a planned run's pending partitions on the
+ * shared BullMQ queue, one job per partition (`jobs.ts`), and reports each job's outcome as
+ * `imgpipe worker` processes on any number of nodes finish them. Same shape as LocalExecutor: it
+ * decides where the work runs; `runPartition` is the work, and the driver (`executePartitions`)
+ * commits what it reports.
  *
  * Sequence of `execute`:
  *   1. take the run's driver lease (`DriverLock`): one driver per run;
- *   2. partitions with a done record are finished; for the others, re-attach to their job if the
- *      queue still holds it (waiting, active, delayed, completed or failed: never added twice),
- *      else add it — at most `maxQueued` of this run's jobs in Redis at once, so Redis memory does
- *      not grow with the selection;
+ *   2. for each pending partition, re-attach to its job if the queue still holds it (waiting,
+ *      active, delayed, completed or failed: never added twice), else add it — at most `maxQueued`
+ *      of this run's jobs in Redis at once, so Redis memory does not grow with the selection;
  *   3. as jobs finish (QueueEvents, plus a poll that catches anything missed):
- *      completed → `commitTask(returnvalue)` (first completed attempt wins; losers' folders go),
- *      then the job is removed — kept until then, so a restarted driver finds it;
- *      failed (BullMQ exhausted `attempts`, or the job crashed workers `maxStalledCount` times) →
- *      the driver writes the partition's `partition_failed` rows itself, with the last error, and
- *      commits them;
- *   4. return when every partition is done (the caller then runs commitJob), or when stopped.
+ *      completed → outcome `finished` (the worker's commit message), then the job is removed —
+ *      kept until the driver has booked it, so a restarted driver finds it;
+ *      failed (BullMQ exhausted `attempts`, or the job stalled workers `maxStalledCount` times) →
+ *      `infrastructure` when its last error was (disk full, I/O, lost connection: the job is
+ *      removed, so a resume queues it afresh), else `poison` (the driver writes partition_failed
+ *      rows); a job that failed for infrastructure reasons before this driver started is queued
+ *      again instead (a resume after the cause is gone);
+ *   4. return when every pending partition was reported, or when stopped.
+ * Redis restarts (without persistence): commands wait for the reconnection, the lease is taken
+ * again, and jobs that vanished are queued again (jobs are self-contained, ids deterministic).
  * Jobs stay queued when the driver stops or dies; `--resume RUN_ID` re-attaches and commits what
- * finished meanwhile. If this throws (Redis gone for good, lease lost), nothing is visible and the
- * run is resumable.
+ * finished meanwhile. If this throws (lease taken by another driver), nothing is visible and the run
+ * is resumable.
  */
-import { randomBytes } from 'node:crypto';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { partCommitMessageSchema, partitionFileName, type PartCommitMessage, type RunPlanDir, type RunSpec } from '../../plan/manifest.js';
-import type { Committer } from '../../sink/Committer.js';
+import { Committer } from '../../sink/Committer.js';
 import { joinLocation } from '../../sink/location.js';
-import { createParquetPartWriter } from '../../sink/parquetPartWriter.js';
-import { withRemoteUpload } from '../../sink/UploadingPartWriter.js';
-import { LocalExecutor } from '../local.js';
-import { attemptDir, writeFailedPartition } from '../task.js';
+import { openTableStore } from '../../sink/openTableStore.js';
+import { asInfrastructureError, infrastructureCode } from '../../util/infraErrors.js';
+import type { Executor, PartitionOutcome } from '../Executor.js';
 import { checkRedis } from './checkRedis.js';
 import { DriverLock } from './DriverLock.js';
 import { partitionJobData, partitionJobId, partitionOfJobId, QUEUE_PREFIX, type PartitionJobData, type PartitionJobProgress } from './jobs.js';
@@ -51,8 +53,6 @@ export interface QueueExecutorOptions {
   log?: Logger;
   /** Images finished across all workers (live, from job progress; never goes backwards). */
   onImages?: (n: number) => void;
-  /** Called after each partition is committed to the run's staging. */
-  onPartitionDone?: (message: PartCommitMessage, fresh: boolean) => void;
 }
 
 type PartitionJob = Job<PartitionJobData, PartCommitMessage>;
@@ -62,7 +62,7 @@ const RECONCILE_MS = 10_000;
 /** After this long without progress, check that any worker is connected, and say so if none is. */
 const NO_WORKER_HINT_MS = 15_000;
 
-export class QueueExecutor {
+export class QueueExecutor implements Executor {
   private stopping = false;
   private wake: (() => void) | null = null;
   /** Providers reported by the workers (`cpu`, `cuda`). */
@@ -103,35 +103,34 @@ export class QueueExecutor {
     return this.stopping;
   }
 
-  /** Run every partition not yet done; returns all partitions' messages (or fewer if stopped). */
-  async execute(run: RunSpec, plan: RunPlanDir, committer: Committer): Promise<Map<number, PartCommitMessage>> {
+  async execute(run: RunSpec, plan: RunPlanDir, pending: readonly number[], onOutcome: (outcome: PartitionOutcome) => Promise<void>): Promise<void> {
     const log = this.options.log;
     const lock = await DriverLock.acquire(this.redis, this.options.queueName, run.run_id, {
       onWait: (holder) => log?.warn(`run ${run.run_id}: waiting for the previous driver's lease (${holder}) to expire…`),
+      onReacquired: () => log?.warn(`run ${run.run_id}: Redis had lost the driver lease (restarted without persistence?); took it again`),
     });
     try {
-      return await this.drive(run, plan, committer, lock);
+      await this.drive(run, plan, [...pending], onOutcome, lock);
     } finally {
       await lock.release();
     }
   }
 
-  private async drive(run: RunSpec, plan: RunPlanDir, committer: Committer, lock: DriverLock): Promise<Map<number, PartCommitMessage>> {
+  private async drive(run: RunSpec, plan: RunPlanDir, pending: number[], onOutcome: (outcome: PartitionOutcome) => Promise<void>, lock: DriverLock): Promise<void> {
     const { log } = this.options;
-    const store = committer.store;
-    const done = await LocalExecutor.doneMessages(run, plan, store);
-    for (const message of done.values()) this.options.onPartitionDone?.(message, false);
-    const pending: number[] = [];
-    for (let p = 0; p < run.partitions; p++) if (!done.has(p)) pending.push(p);
+    const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
+    const committedDir = new Committer(run.table_location, run.run_id, run.model.qualified, run.snapshot, undefined, store).committedDir;
+    /** Pending partitions not reported yet; the others' jobs are leftovers of an earlier driver. */
+    const remaining = new Set(pending);
     const tracked = new Set<number>();
     const relaunches = new Map<number, number>();
 
-    // Live progress: committed rows plus what active attempts report.
-    let committedImages = [...done.values()].reduce((n, m) => n + m.rows, 0);
-    let shown = committedImages;
+    // Live progress: reported rows plus what active attempts report.
+    let reportedImages = 0;
+    let shown = 0;
     const live = new Map<number, number>();
     const showProgress = () => {
-      const now = committedImages + [...live.values()].reduce((a, b) => a + b, 0);
+      const now = reportedImages + [...live.values()].reduce((a, b) => a + b, 0);
       if (now > shown) {
         this.options.onImages?.(now - shown);
         shown = now;
@@ -154,51 +153,55 @@ export class QueueExecutor {
     this.events.on('completed', onFinished);
     this.events.on('failed', onFinished);
 
-    /** Book a partition whose done record is written. */
-    const settle = (partition: number, fresh: boolean) => {
-      const committed = plan.readDone(partition)!;
-      done.set(partition, committed);
-      tracked.delete(partition);
-      live.delete(partition);
-      committedImages += committed.rows;
+    /** Hand an outcome to the driver; once it is booked, the partition is no longer ours. */
+    const report = async (outcome: PartitionOutcome, images: number) => {
+      await onOutcome(outcome);
+      remaining.delete(outcome.partition);
+      tracked.delete(outcome.partition);
+      live.delete(outcome.partition);
+      reportedImages += images;
       lastProgressAt = Date.now();
-      if (fresh) this.options.onPartitionDone?.(committed, true);
       showProgress();
     };
-    const commit = async (message: PartCommitMessage) => {
-      const fresh = await committer.commitTask(message, plan);
-      log?.debug({ partition: message.partition, attempt: message.attempt, fresh }, `partition ${message.partition} committed`);
-      settle(message.partition, fresh);
-    };
 
-    const failPartition = async (partition: number, attempts: number, lastError: string) => {
-      log?.error({ run_id: run.run_id, partition, attempts, last_error: lastError }, `partition ${partition} failed ${attempts} attempt(s); its images become partition_failed rows. Last error: ${lastError}`);
-      const manifest = await plan.readManifest(partition);
-      const attempt = `failed-${randomBytes(3).toString('hex')}`;
-      const file = joinLocation(attemptDir(run.table_location, run.run_id, partition, attempt), `${partitionFileName(partition)}.parquet`);
-      const openPartWriter = withRemoteUpload((f) => createParquetPartWriter(f), store);
-      await commit(await writeFailedPartition(manifest, { openPartWriter }, file, attempt, { attempts, last_error: lastError }));
+    const onFailed = async (partition: number, job: PartitionJob, before: boolean) => {
+      const attempts = job.attemptsStarted || job.attemptsMade;
+      const reason = job.failedReason || 'failed without a reason';
+      const images = (job.data as Partial<PartitionJobData>)?.manifest?.images?.length ?? 0;
+      if (infrastructureCode(reason) && before) {
+        // Failed before this driver started (the run failed on it, or workers went on after the
+        // driver stopped): the cause may be gone, so it is queued afresh rather than failing again.
+        log?.info({ partition, reason }, `partition ${partition}: its job failed before this driver started (${reason}); queueing it again`);
+        await job.remove();
+        tracked.delete(partition);
+        pending.unshift(partition);
+        return;
+      }
+      if (infrastructureCode(reason)) {
+        // Not rows: the run fails, and the job goes so that a resume queues the partition afresh.
+        await report({ kind: 'infrastructure', partition, attempts, error: asInfrastructureError(reason)! }, 0);
+        await job.remove().catch((e: Error) => log?.warn(`could not remove job ${job.id}: ${e.message}`));
+        return;
+      }
+      await report({ kind: 'poison', partition, attempts, lastError: reason }, images);
     };
 
     const onCompleted = async (partition: number, job: PartitionJob) => {
       const parsed = partCommitMessageSchema.safeParse(job.returnvalue);
       if (!parsed.success || parsed.data.run_id !== run.run_id || parsed.data.partition !== partition) {
         const why = parsed.success ? `it names run ${parsed.data.run_id} partition ${parsed.data.partition}` : parsed.error.issues[0]?.message;
-        return failPartition(partition, job.attemptsStarted, `the worker returned an invalid commit message (${why}); is it a different imgpipe version?`);
+        return report({ kind: 'poison', partition, attempts: job.attemptsStarted, lastError: `the worker returned an invalid commit message (${why}); is it a different imgpipe version?` }, 0);
       }
       const message = parsed.data;
-      if (await store.exists(message.staged_path)) return commit(message);
-      const target = joinLocation(committer.committedDir, `${partitionFileName(partition)}.parquet`);
-      if (!plan.readDone(partition) && (await store.exists(target))) {
-        // A driver died between moving this attempt's file and writing its done record.
-        plan.writeDone({ ...message, staged_path: target });
-        return settle(partition, true);
-      }
+      // Visible: either the attempt's file, or (a driver died between moving it and writing its done
+      // record) the committed one, which the driver recognises.
+      const target = joinLocation(committedDir, `${partitionFileName(partition)}.parquet`);
+      if ((await store.exists(message.staged_path)) || (await store.exists(target))) return report({ kind: 'finished', partition, message }, message.rows);
       // The attempt's file is gone (staging not on a shared filesystem? removed by hand?): run it again.
       const n = (relaunches.get(partition) ?? 0) + 1;
       relaunches.set(partition, n);
       if (n >= (this.options.attempts ?? 3)) {
-        return failPartition(partition, n, `worker reported ${message.staged_path} but the driver cannot see it; is the table location ${run.table_location} on a filesystem shared by driver and workers?`);
+        return report({ kind: 'poison', partition, attempts: n, lastError: `worker reported ${message.staged_path} but the driver cannot see it; is the table location ${run.table_location} on a filesystem shared by driver and workers?` }, message.rows);
       }
       log?.warn(`partition ${partition}: the worker's file ${message.staged_path} is not visible here; running the partition again (is ${run.table_location} shared by driver and workers?)`);
       await job.remove();
@@ -208,79 +211,88 @@ export class QueueExecutor {
 
     let lastReconcile = Date.now();
     let lastHint = 0;
-    for (;;) {
-      if (lock.lost) throw new Error(`Run ${run.run_id}: ${lock.lost}`);
-      // 1. Finished jobs of this run.
-      for (const [state, ids] of [
-        ['completed', await this.queue.getRanges(['completed'], 0, -1)],
-        ['failed', await this.queue.getRanges(['failed'], 0, -1)],
-      ] as const) {
-        for (const id of ids) {
-          const p = partitionOfJobId(run.run_id, id);
-          if (p === null || this.stopping) continue;
-          const job = (await this.queue.getJob(id)) as PartitionJob | undefined;
-          if (!job) continue;
-          if (done.has(p)) {
-            log?.debug({ partition: p, state }, 'job of a partition already done: removed');
-            await job.remove().catch(() => undefined); // committed by an earlier driver
-            continue;
+    /** The first look at the queue: what failed there, failed before this driver. */
+    let firstScan = true;
+    try {
+      for (;;) {
+        if (lock.lost) throw new Error(`Run ${run.run_id}: ${lock.lost}`);
+        // 1. Finished jobs of this run.
+        for (const [state, ids] of [
+          ['completed', await this.queue.getRanges(['completed'], 0, -1)],
+          ['failed', await this.queue.getRanges(['failed'], 0, -1)],
+        ] as const) {
+          for (const id of ids) {
+            const p = partitionOfJobId(run.run_id, id);
+            if (p === null || this.stopping) continue;
+            const job = (await this.queue.getJob(id)) as PartitionJob | undefined;
+            if (!job) continue;
+            if (!remaining.has(p)) {
+              log?.debug({ partition: p, state }, 'job of a partition already done: removed');
+              await job.remove().catch(() => undefined); // committed by an earlier driver
+              continue;
+            }
+            if (state === 'completed') await onCompleted(p, job);
+            else await onFailed(p, job, firstScan);
+            if (!remaining.has(p)) await job.remove().catch((e: Error) => log?.warn(`could not remove job ${id}: ${e.message}`));
           }
-          if (state === 'completed') await onCompleted(p, job);
-          else await failPartition(p, job.attemptsStarted || job.attemptsMade, job.failedReason || 'failed without a reason');
-          if (done.has(p)) await job.remove().catch((e: Error) => log?.warn(`could not remove job ${id}: ${e.message}`));
         }
-      }
-      if (done.size === run.partitions || this.stopping) break;
+        firstScan = false;
+        if (remaining.size === 0 || this.stopping) break;
 
-      // 2. Jobs that vanished (Redis restarted without persistence, keys evicted): queue them again.
-      if (Date.now() - lastReconcile > RECONCILE_MS) {
-        lastReconcile = Date.now();
-        const ids = [...tracked];
-        const states = await Promise.all(ids.map((p) => this.queue.getJobState(partitionJobId(run.run_id, p))));
-        ids.forEach((p, i) => {
-          if (states[i] === 'unknown' && !done.has(p)) {
-            log?.warn(`partition ${p}: its job vanished from Redis (restarted without persistence? maxmemory-policy not noeviction?); queueing it again`);
-            tracked.delete(p);
-            pending.unshift(p);
+        // 2. Jobs that vanished (Redis restarted without persistence, keys evicted): queue them again.
+        if (Date.now() - lastReconcile > RECONCILE_MS) {
+          lastReconcile = Date.now();
+          const ids = [...tracked];
+          const states = await Promise.all(ids.map((p) => this.queue.getJobState(partitionJobId(run.run_id, p))));
+          ids.forEach((p, i) => {
+            if (states[i] === 'unknown' && remaining.has(p)) {
+              log?.warn(`partition ${p}: its job vanished from Redis (restarted without persistence? maxmemory-policy not noeviction?); queueing it again`);
+              tracked.delete(p);
+              live.delete(p);
+              pending.unshift(p);
+            }
+          });
+        }
+
+        // 3. Keep up to maxQueued of this run's jobs in Redis.
+        await this.enqueue(run, plan, pending, tracked, remaining);
+
+        // 4. Nobody working? Say so.
+        if (Date.now() - lastProgressAt > NO_WORKER_HINT_MS && Date.now() - lastHint > 60_000) {
+          lastHint = Date.now();
+          if ((await this.queue.getWorkersCount().catch(() => -1)) === 0) {
+            log?.warn(`No worker is connected to queue ${this.options.queueName} at ${this.options.target.display}. Start some: imgpipe worker --redis ${this.options.target.display.replace(':***@', ':PASSWORD@')} --queue ${this.options.queueName}`);
           }
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollMs ?? 1000);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
         });
+        this.wake = null;
       }
-
-      // 3. Keep up to maxQueued of this run's jobs in Redis.
-      await this.enqueue(run, plan, pending, tracked, done);
-
-      // 4. Nobody working? Say so.
-      if (Date.now() - lastProgressAt > NO_WORKER_HINT_MS && Date.now() - lastHint > 60_000) {
-        lastHint = Date.now();
-        if ((await this.queue.getWorkersCount().catch(() => -1)) === 0) {
-          log?.warn(`No worker is connected to queue ${this.options.queueName} at ${this.options.target.display}. Start some: imgpipe worker --redis ${this.options.target.display.replace(':***@', ':PASSWORD@')} --queue ${this.options.queueName}`);
-        }
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.options.pollMs ?? 1000);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
+    } catch (e) {
+      this.stop();
+      throw e;
+    } finally {
+      this.events.off('progress', onProgress);
+      this.events.off('completed', onFinished);
+      this.events.off('failed', onFinished);
     }
-    this.events.off('progress', onProgress);
-    this.events.off('completed', onFinished);
-    this.events.off('failed', onFinished);
-    if (done.size === run.partitions) await this.removeLeftovers(run);
-    return done;
+    if (remaining.size === 0 && !this.stopping) await this.removeLeftovers(run);
   }
 
   /**
-   * Add jobs for pending partitions (re-attaching to any the queue already holds). Partitions done
-   * meanwhile are dropped: a restarted driver commits completed jobs before it adds any, and a
-   * committed partition's job is gone, so adding it again would run it twice.
+   * Add jobs for pending partitions (re-attaching to any the queue already holds). Partitions
+   * reported meanwhile are dropped: a restarted driver books completed jobs before it adds any, and
+   * a booked partition's job is gone, so adding it again would run it twice.
    */
-  private async enqueue(run: RunSpec, plan: RunPlanDir, pending: number[], tracked: Set<number>, done: Map<number, unknown>): Promise<void> {
+  private async enqueue(run: RunSpec, plan: RunPlanDir, pending: number[], tracked: Set<number>, remaining: ReadonlySet<number>): Promise<void> {
     const maxQueued = this.options.maxQueued ?? 512;
     while (!this.stopping && pending.length > 0 && tracked.size < maxQueued) {
-      const batch = pending.splice(0, Math.min(64, maxQueued - tracked.size)).filter((p) => !done.has(p) && !tracked.has(p));
+      const batch = pending.splice(0, Math.min(64, maxQueued - tracked.size)).filter((p) => remaining.has(p) && !tracked.has(p));
       if (batch.length === 0) continue;
       const states = await Promise.all(batch.map((p) => this.queue.getJobState(partitionJobId(run.run_id, p))));
       const toAdd = batch.filter((_, i) => states[i] === 'unknown');

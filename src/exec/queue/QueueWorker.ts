@@ -11,7 +11,9 @@
  *   4. confirm the job lock is still ours, then return the PartCommitMessage: BullMQ stores it as
  *      the job's return value and the driver commits it (first completed attempt wins).
  * If an attempt throws, its folder is removed and BullMQ retries the job with backoff (`attempts`,
- * set by the driver). If the process dies, the job's lock expires and another worker's stalled
+ * set by the driver). An infrastructure failure (disk full, I/O error, lost byte source) is thrown
+ * with its root cause named ("No space left on device (ENOSPC) writing …", see infraErrors.ts), so
+ * the job's failedReason tells the driver to fail the run rather than write partition_failed rows. If the process dies, the job's lock expires and another worker's stalled
  * check puts it back (at most `maxStalledCount` times; then it fails). Whatever a dead attempt left
  * in staging is removed when the driver commits the run.
  *
@@ -30,7 +32,9 @@ import { Committer } from '../../sink/Committer.js';
 import { joinLocation, parentLocation } from '../../sink/location.js';
 import { openTableStore } from '../../sink/openTableStore.js';
 import type { TableStore } from '../../sink/TableStore.js';
+import { asInfrastructureError } from '../../util/infraErrors.js';
 import { attemptDir, runPartition } from '../task.js';
+import { withWriteDiagnosis } from '../withWriteDiagnosis.js';
 import { partitionJobDataSchema, QUEUE_PREFIX, type PartitionJobData, type PartitionJobProgress } from './jobs.js';
 import { bullConnection, maskRedisSecrets, type RedisTarget } from './RedisTarget.js';
 import { TaskContextCache } from './TaskContextCache.js';
@@ -73,14 +77,29 @@ export class QueueWorker {
   private constructor(
     readonly worker: Worker<PartitionJobData, PartCommitMessage>,
     private readonly contexts: TaskContextCache,
+    private readonly flight: { jobs: number },
   ) {}
+
+  /** Jobs this process is running right now (0: idle, safe to stop at once). */
+  get inFlight(): number {
+    return this.flight.jobs;
+  }
 
   /** Start taking jobs (Redis was checked by the caller: `checkRedis`). */
   static start(options: QueueWorkerOptions): QueueWorker {
     const lockDuration = options.lockDurationMs ?? 30_000;
     const contexts = new TaskContextCache({ device: options.device, threads: options.threads, modelsDirs: options.modelsDirs ?? [] });
     const log = options.log;
+    const flight = { jobs: 0 };
     const processor = async (job: PartitionJob, token?: string): Promise<PartCommitMessage> => {
+      flight.jobs++;
+      try {
+        return await runJob(job, token);
+      } finally {
+        flight.jobs--;
+      }
+    };
+    const runJob = async (job: PartitionJob, token?: string): Promise<PartCommitMessage> => {
       const parsed = partitionJobDataSchema.safeParse(job.data);
       if (!parsed.success) {
         throw new UnrecoverableError(`job ${job.id} is not an imgpipe partition job (format 1): ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
@@ -107,7 +126,7 @@ export class QueueWorker {
             void job.updateProgress(progress).catch(() => undefined);
           };
           report(true);
-          const result = await runPartition(manifest, { ...ctx, onImages: (n) => ((images += n), report()) }, file, attempt);
+          const result = await runPartition(manifest, { ...ctx, openPartWriter: withWriteDiagnosis(ctx.openPartWriter), onImages: (n) => ((images += n), report()) }, file, attempt);
           report(true);
           return result;
         });
@@ -127,7 +146,8 @@ export class QueueWorker {
         log.debug(event, `partition ${partition} done`);
         options.onAttempt?.(event);
         return message;
-      } catch (e) {
+      } catch (caught) {
+        const e = asInfrastructureError(caught) ?? caught;
         await removeAttempt(openTableStore(run.table_location, { hdfsUser: run.hdfs?.user }), dir);
         const error = maskRedisSecrets((e as Error)?.message ?? String(e), options.target);
         log.warn({ run_id: run.run_id, partition, attempt, err: e }, `partition ${partition} attempt ${job.attemptsMade + 1} failed: ${error}`);
@@ -147,7 +167,7 @@ export class QueueWorker {
       maxStalledCount: options.maxStalledCount ?? 3,
     });
     worker.on('error', (e) => log.error({ err: { message: maskRedisSecrets(e.message, options.target) } }, `queue worker: ${maskRedisSecrets(e.message, options.target)}`));
-    return new QueueWorker(worker, contexts);
+    return new QueueWorker(worker, contexts, flight);
   }
 
   /**
