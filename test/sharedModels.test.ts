@@ -35,14 +35,14 @@ describe.skipIf(!present)('real models from ../shared against the PyTorch refere
     return JSON.parse(r.stdout) as { output: string; ok: number; error: number };
   };
 
-  it('mobilenet-v2: top-1 agrees with PyTorch on at least 97 of the 100 photos', async () => {
+  it('mobilenet-v2: top-1 agrees with PyTorch on at least 99 of the 100 photos (lanes, the default topology)', async () => {
     const result = run('mobilenet-v2');
     expect(result).toMatchObject({ ok: 100, error: 0 });
     const rows = await query(`SELECT image_name, label, score FROM read_parquet(${lit(path.join(result.output, '*.parquet'))})`);
     const byName = new Map(rows.map((r) => [r.image_name as string, r]));
     const agree = reference.filter((ref) => byName.get(ref.file)?.label === ref.top1_label).length;
     console.log(`mobilenet-v2 top-1 agreement with the PyTorch reference: ${agree}/100`);
-    expect(agree).toBeGreaterThanOrEqual(97);
+    expect(agree).toBeGreaterThanOrEqual(99);
   }, 300_000);
 
   it('mobilenet-v2-embed: 1280-float embeddings whose norms are within 3% of the reference', async () => {

@@ -29,6 +29,8 @@ import { defaultHdfsUser, openTableStore } from '../sink/openTableStore.js';
 import { UsageError } from '../util/errors.js';
 import { LocalExecutor } from './local.js';
 import { openTaskContext } from './openTaskContext.js';
+import { describeTopology } from './scoring/Scorer.js';
+import type { TopologyChoice } from './scoring/openScorer.js';
 import { QueueExecutor } from './queue/QueueExecutor.js';
 import type { RedisTarget } from './queue/RedisTarget.js';
 
@@ -52,8 +54,14 @@ export interface RunJobOptions {
   table?: string;
   partitionSize: number;
   partitionsDir: string;
+  /** Images per inference call; 0: chosen by topology (1 per lane on CPU, 64 on GPU). */
   batchSize: number;
   maxPixels: number;
+  /** @defaultValue 'auto' (lanes on CPU, pooled on GPU) */
+  topology?: TopologyChoice;
+  /** Lanes of the lanes topology. @defaultValue the cores */
+  lanes?: number;
+  /** Decode threads of the pooled topology. @defaultValue the cores */
   threads?: number;
   /** onnxruntime intra-op threads (`--inference-threads`). */
   inferenceThreads?: number;
@@ -94,6 +102,8 @@ export interface RunJobResult {
   interrupted: boolean;
   metrics: { fetch_ms: number; decode_ms: number; infer_ms: number; write_ms: number };
   device: string;
+  /** Which topology ran, with its thread split (`describeTopology`); "queue" for queued runs. */
+  topology: string;
   /** Partitions that failed all their attempts (their images are `partition_failed` rows), and why. */
   failed_partitions: { partition: number; attempts: number; last_error: string }[];
   /** Images that went through the model in this run (ok rows scored now, not carried). */
@@ -151,6 +161,7 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
 
   let messages: Map<number, PartCommitMessage>;
   let device = 'cpu';
+  let topology = 'none (already committed)';
   if (await committer.alreadyCommitted()) {
     messages = alreadyDone; // a driver died after the swap; only registration may be missing
   } else {
@@ -160,10 +171,20 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
       options.onExecutor?.(queueExecutor);
       messages = await queueExecutor.execute(run, plan, committer);
       device = [...queueExecutor.devices].sort().join('+') || 'queue';
+      topology = 'queue: each worker chooses its own (see its log)';
       stopped = queueExecutor.stopped;
     } else {
-      const opened = await openTaskContext(run, { device: options.device, threads: options.threads, inferenceThreads: options.inferenceThreads, batchSize: options.batchSize, onImages: options.onImages });
-      device = opened.ctx.session.provider;
+      const opened = await openTaskContext(run, {
+        device: options.device,
+        topology: options.topology,
+        lanes: options.lanes,
+        threads: options.threads,
+        inferenceThreads: options.inferenceThreads,
+        batchSize: options.batchSize,
+        onImages: options.onImages,
+      });
+      device = opened.ctx.scorer.topology.provider;
+      topology = describeTopology(opened.ctx.scorer.topology);
       const executor = new LocalExecutor({ log: options.log });
       options.onExecutor?.(executor);
       try {
@@ -174,11 +195,11 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
       stopped = executor.stopped;
     }
     if (stopped || messages.size < run.partitions) {
-      return summarize(run, messages, started, device, true, committer.finalDir);
+      return summarize(run, messages, started, device, topology, true, committer.finalDir);
     }
   }
 
-  const result = summarize(run, messages, started, device, false, committer.finalDir);
+  const result = summarize(run, messages, started, device, topology, false, committer.finalDir);
   const carried = run.incremental?.carried;
   if (carried && carried.rows > 0 && (await store.exists(committer.committedDir))) {
     // The carried rows become one more part of the new snapshot (idempotent on resume).
@@ -274,7 +295,7 @@ async function reattach(options: RunJobOptions): Promise<{ run: RunSpec; plan: R
   return { run, plan };
 }
 
-function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, started: number, device: string, interrupted: boolean, output: string): RunJobResult {
+function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, started: number, device: string, topology: string, interrupted: boolean, output: string): RunJobResult {
   const sum = { ok: 0, error: 0, error_reasons: {} as Record<string, number>, labels: {} as Record<string, number> };
   const metrics = { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0 };
   const failed: RunJobResult['failed_partitions'] = [];
@@ -314,6 +335,7 @@ function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, start
     interrupted,
     metrics,
     device,
+    topology,
     failed_partitions: failed.sort((a, b) => a.partition - b.partition),
   };
 }
