@@ -48,6 +48,27 @@ describe('model cards', () => {
     expect(() => readModelCard(file)).toThrow(/sha256: 64 lower-case hex digits/);
   });
 
+  it('refuses a std of 0 or below, naming the channel', () => {
+    const card = qualityCard();
+    card.input.std = [0.5, 0, -1];
+    const file = writeCard('zero-std', card);
+    expect(() => readModelCard(file)).toThrow(
+      `Invalid model card ${file}: Expected a finite number above 0 for input.std[1] but received 0 of type number; ` +
+        'Expected a finite number above 0 for input.std[2] but received -1 of type number',
+    );
+  });
+
+  it('refuses non-finite mean, std and scale (JSON 1e999 is Infinity)', () => {
+    const file = writeCard('infinite', qualityCard());
+    const text = readFileSync(file, 'utf8').replace(/"scale":[^,]+,/, '"scale":1e999,').replace(/"mean":\[[^\]]*\]/, '"mean":[0,-1e999,0]').replace(/"std":\[[^\]]*\]/, '"std":[1,1,"2"]');
+    writeFileSync(file, text);
+    expect(() => readModelCard(file)).toThrow(
+      `Invalid model card ${file}: Expected a finite number above 0 for input.scale but received Infinity of type number; ` +
+        'Expected a finite number for input.mean[1] but received -Infinity of type number; ' +
+        'Expected a finite number above 0 for input.std[2] but received "2" of type string',
+    );
+  });
+
   it('checks the sha256 of the ONNX file before anything else uses it', async () => {
     const card = qualityCard();
     card.sha256 = '0'.repeat(64);

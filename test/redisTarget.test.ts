@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkQueueName, partitionJobId, partitionOfJobId } from '../src/exec/queue/jobs.js';
-import { bullConnection, maskRedisSecrets, parseRedisUrl, resolveRedisTarget } from '../src/exec/queue/RedisTarget.js';
+import { bullConnection, maskRedisSecrets, maskRedisUrl, parseRedisUrl, resolveRedisTarget } from '../src/exec/queue/RedisTarget.js';
 import { tempDir } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-redis-url-');
@@ -62,6 +62,56 @@ describe('maskRedisSecrets', () => {
   it('masks passwords in URLs and the known password anywhere in a message', () => {
     expect(maskRedisSecrets('connect to redis://u:pw@h:1 failed')).toBe('connect to redis://u:***@h:1 failed');
     expect(maskRedisSecrets('rediss://:pw@h and AUTH pw', { password: 'pw' })).toBe('rediss://:***@h and AUTH ***');
+  });
+});
+
+describe('passwords with an unencoded "@", "/", "#" or "?"', () => {
+  it.each([
+    ['redis://:p@ss@host:6379', 'p@ss', 'redis://:***@host:6379'],
+    ['redis://imgpipe:p@ss@host:6379/2', 'p@ss', 'redis://imgpipe:***@host:6379/2'],
+    ['rediss://:a@b@c@10.0.0.5', 'a@b@c', 'rediss://:***@10.0.0.5:6379'],
+    ['redis://us%40er:pw@host', 'pw', 'redis://us%40er:***@host:6379'],
+    ['redis://:p:ss@host', 'p:ss', 'redis://:***@host:6379'],
+  ])('%s parses as WHATWG URL reads it and displays the password masked whole', (raw, password, display) => {
+    const target = parseRedisUrl(raw);
+    expect(target.password).toBe(password);
+    expect(target.host).toBe(raw.startsWith('rediss') ? '10.0.0.5' : 'host');
+    expect(target.display).toBe(display);
+  });
+
+  it.each([
+    ['redis://:p/ss@host:6379', 'redis://:***@host:6379'],
+    ['redis://:p#ss@host:6379', 'redis://:***@host:6379'],
+    ['redis://:p?ss@host:6379', 'redis://:***@host:6379'],
+    ['redis://:p@ss@', 'redis://:***@'],
+    ['redis://u:p@ss@ho st', 'redis://u:***@ho st'],
+  ])('an unparsable %s is refused with the password masked whole', (raw, shown) => {
+    expect(() => parseRedisUrl(raw)).toThrow(`Expected a Redis URL redis://[user:pass@]host:6379[/db] or rediss://… (TLS) for --redis but received ${JSON.stringify(shown)} of type string`);
+  });
+
+  it.each([
+    ['redis://:p@ss#w@127.0.0.1:6379'],
+    ['redis://:p@ss?w@127.0.0.1:6379'],
+    ['redis://:p@ss/w@127.0.0.1:6379'],
+  ])('%s would connect to host "ss": refused, masked whole', (raw) => {
+    expect(() => parseRedisUrl(raw)).toThrow(
+      'Expected a Redis URL with no "?", "#" or "@" after the host (in a password write them %3F, %23, %40, or use --redis-password-file) for --redis but received "redis://:***@127.0.0.1:6379" of type string',
+    );
+  });
+
+  it('maskRedisUrl keeps the user name and everything after the last "@"', () => {
+    expect(maskRedisUrl('redis://:p@ss@host:6379')).toBe('redis://:***@host:6379');
+    expect(maskRedisUrl('redis://user:p@s:s@host')).toBe('redis://user:***@host');
+    expect(maskRedisUrl('redis://user@host')).toBe('redis://user@host');
+    expect(maskRedisUrl('redis://host:6379')).toBe('redis://host:6379');
+    expect(maskRedisUrl('not a url @ all:x')).toBe('not a url @ all:x');
+  });
+
+  it('maskRedisSecrets masks such URLs in library messages, and the known password as typed or encoded', () => {
+    expect(maskRedisSecrets('connect to redis://:p@ss@host:6379 failed')).toBe('connect to redis://:***@host:6379 failed');
+    expect(maskRedisSecrets('"redis://u:a@b/c@h:1" and rediss://:x@y@z:2')).toBe('"redis://u:***@h:1" and rediss://:***@z:2');
+    const target = parseRedisUrl('redis://:p@ss@host:6379');
+    expect(maskRedisSecrets('AUTH p@ss failed (redis://:p%40ss@host:6379)', target)).toBe('AUTH *** failed (redis://:***@host:6379)');
   });
 });
 

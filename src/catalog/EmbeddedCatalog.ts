@@ -2,24 +2,36 @@
  * The embedded warehouse as a Catalog: an in-memory DuckDB whose views (see EmbeddedMetastore) read
  * the warehouse's Parquet tables. Values from users are bound as parameters; a `--sql` selection is
  * the user's own query, run as a sub-query whose `image_name` column is joined back to `image`.
+ *
+ * Sandbox: before a `--sql` selection is first prepared, the instance is locked down for good
+ * (`enable_external_access = false`, `allowed_directories` = the warehouse, the folders of registered
+ * result partitions, DuckDB's temp folder and the folders the calling method reads or writes, then
+ * `lock_configuration = true`). The user's SQL can then read only the warehouse's tables and cannot
+ * ATTACH, COPY, INSTALL/LOAD or change a setting. A catalog plans one run: once locked, a later call
+ * that needs another folder throws (a programming error, not bad input).
  */
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBConnection, DuckDBInstance, StatementType } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
 import { duckdbString } from './sqlQuote.js';
 import { CARRYABLE } from '../plan/incremental.js';
+import { emptyNamesError } from '../plan/planRun.js';
 import type { CarriedRows, Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
 import { EmbeddedMetastore } from './EmbeddedMetastore.js';
+import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
 
 export class EmbeddedCatalog implements Catalog {
   private closed = false;
+  /** The folders DuckDB may touch once locked down for a `--sql` selection; null until then. */
+  private allowedDirs: string[] | null = null;
   private constructor(
     readonly warehouseDir: string,
     private readonly instance: DuckDBInstance,
     readonly connection: DuckDBConnection,
     private readonly metastore: EmbeddedMetastore,
+    private readonly tempDir: string,
   ) {}
 
   /** @throws {UsageError} when DIR is not a warehouse made by `imgpipe warehouse init`. */
@@ -29,11 +41,12 @@ export class EmbeddedCatalog implements Catalog {
       throw new UsageError(`${dir} is not an imgpipe warehouse (no warehouse.json). Create one with \`imgpipe warehouse init --warehouse ${warehouseDir} [--demo]\`.`);
     }
     // Bounded memory: big selections (sort, distinct) spill to a temp folder instead of growing.
-    const instance = await DuckDBInstance.create(':memory:', { memory_limit: '256MB', temp_directory: path.join(os.tmpdir(), `imgpipe-duckdb-${process.pid}`) });
+    const tempDir = path.join(os.tmpdir(), `imgpipe-duckdb-${process.pid}`);
+    const instance = await DuckDBInstance.create(':memory:', { memory_limit: '256MB', temp_directory: tempDir });
     const connection = await instance.connect();
     const metastore = new EmbeddedMetastore(dir);
     await connection.run(metastore.viewsSql());
-    return new EmbeddedCatalog(dir, instance, connection, metastore);
+    return new EmbeddedCatalog(dir, instance, connection, metastore, tempDir);
   }
 
   describe(selection: Selection): string {
@@ -53,7 +66,7 @@ export class EmbeddedCatalog implements Catalog {
     try {
       result = await this.connection.stream(sql, values);
     } catch (e) {
-      throw selectionError(selection, e);
+      throw this.selectionError(selection, e);
     }
     let batch: ImageRef[] = [];
     for (;;) {
@@ -70,7 +83,14 @@ export class EmbeddedCatalog implements Catalog {
     if (batch.length > 0) yield batch;
   }
 
-  private async selectionQuery(selection: Selection): Promise<[string, Record<string, string | number> | undefined]> {
+  /**
+   * The SQL (and its parameters) of a selection. For `--sql`: locks the instance down first (see the
+   * file doc; `touches` are the extra folders the caller's statement reads or writes), then checks
+   * that the user's SQL is one SELECT and that every row has an image_name.
+   * @throws {UsageError} unknown category; `--sql` not one SELECT, reading outside the warehouse,
+   *   without an image_name column or with NULL or empty names.
+   */
+  private async selectionQuery(selection: Selection, touches: string[] = []): Promise<[string, Record<string, string | number> | undefined]> {
     if (selection.kind === 'all') return [ALL_SQL, undefined];
     if (selection.kind === 'category') {
       const known = await this.connection.runAndReadAll(
@@ -82,42 +102,97 @@ export class EmbeddedCatalog implements Catalog {
       }
       return [CATEGORY_SQL, { category: selection.category, depth: selection.depth }];
     }
-    let statements;
+    await this.lockDown(touches);
+    let statementType;
     try {
-      statements = await this.connection.extractStatements(selection.sql);
+      const statements = await this.connection.extractStatements(selection.sql);
+      if (statements.count !== 1) throw new UsageError(`--sql must be exactly one SELECT statement, found ${statements.count}`);
+      statementType = (await statements.prepare(0)).statementType;
     } catch (e) {
-      throw selectionError(selection, e);
+      throw e instanceof UsageError ? e : this.selectionError(selection, e);
     }
-    if (statements.count !== 1) throw new UsageError(`--sql must be exactly one SELECT statement, found ${statements.count}`);
+    if (statementType !== StatementType.SELECT) {
+      const keyword = /^\s*([A-Za-z]+)/.exec(selection.sql)?.[1]?.toUpperCase() ?? String(StatementType[statementType]);
+      throw new UsageError(`Expected one SELECT statement for --sql but received ${/^[AEIOU]/.test(keyword) ? 'an' : 'a'} ${keyword} statement`);
+    }
+    await this.checkImageNames(selection.sql);
     return [userSqlWrapper(selection.sql), undefined];
   }
 
+  /**
+   * Refuse a `--sql` whose rows include a NULL or empty image_name, with the count and the first row
+   * (1-based, in the query's own order). Costs one more run of the user's query; the row number is
+   * computed only when some name is bad.
+   */
+  private async checkImageNames(sql: string): Promise<void> {
+    const body = `(\n${sql.trim().replace(/;\s*$/, '')}\n) AS s`;
+    const bad = "s.image_name IS NULL OR s.image_name::VARCHAR = ''";
+    try {
+      const count = Number((await this.connection.runAndReadAll(`SELECT count(*) FROM ${body} WHERE ${bad}`)).getRows()[0]![0]);
+      if (count === 0) return;
+      const first = await this.connection.runAndReadAll(`SELECT min(n) FROM (SELECT row_number() OVER () AS n, ${bad} AS bad FROM ${body}) WHERE bad`);
+      throw emptyNamesError('--sql', count, Number(first.getRows()[0]![0]));
+    } catch (e) {
+      throw e instanceof UsageError ? e : this.selectionError({ kind: 'sql', sql }, e);
+    }
+  }
+
+  /**
+   * Lock the instance down before the user's SQL first runs (see the file doc). Idempotent; once
+   * locked, `touches` must lie in the folders allowed then.
+   * @throws {Error} when locked already and a folder in `touches` was not allowed (a programming error).
+   */
+  private async lockDown(touches: string[]): Promise<void> {
+    const asDir = (d: string) => path.resolve(d) + path.sep;
+    if (this.allowedDirs) {
+      const outside = touches.map(asDir).filter((d) => !this.allowedDirs!.some((a) => d.startsWith(a)));
+      if (outside.length > 0) throw new Error(`EmbeddedCatalog is locked down for ${this.allowedDirs.join(', ')}; cannot reach ${outside.join(', ')}`);
+      return;
+    }
+    const locations = Object.values(this.metastore.read().tables).flatMap((t) => Object.values(t.partitions).map((p) => p.location));
+    const dirs = [...new Set([this.warehouseDir, this.tempDir, ...locations.filter((l) => path.isAbsolute(l)), ...touches].map(asDir))].sort();
+    await this.connection.run(
+      `SET allowed_directories = [${dirs.map(duckdbString).join(', ')}]; SET enable_external_access = false; SET lock_configuration = true;`,
+    );
+    this.allowedDirs = dirs;
+  }
+
+  /** The user-facing error for a failed selection statement; a refused file names the tables `--sql` may read. */
+  private selectionError(selection: Selection, e: unknown): UsageError {
+    const message = ((e as Error).message ?? String(e)).replace(/^Failed to extract statements: /, '');
+    if (selection.kind === 'sql' && /^Permission Error: /.test(message)) {
+      const tables = [...SOURCE_TABLE_NAMES, ...Object.keys(this.metastore.read().tables).sort()];
+      return new UsageError(`--sql may read only the warehouse's tables (${tables.join(', ')}): DuckDB refused: ${message.split('\n')[0]!.replace(/^Permission Error: /, '')}`);
+    }
+    return selectionError(selection, e);
+  }
+
   async writeManifest(selection: Selection, file: string, partitionSize: number): Promise<number> {
-    const [sql, values] = await this.selectionQuery(selection);
+    const [sql, values] = await this.selectionQuery(selection, [path.dirname(file)]);
     // row_number() over the selection's own order (image_name for category/sql, file order for all).
     const copy = `COPY (SELECT ((row_number() OVER ()) - 1) // ${Math.trunc(partitionSize)} AS partition, image_name, page_id, sha1 FROM (${sql})) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION zstd)`;
     try {
       const reader = await this.connection.runAndReadAll(copy, values);
       return Number(reader.getRows()[0]?.[0] ?? 0);
     } catch (e) {
-      throw selectionError(selection, e);
+      throw this.selectionError(selection, e);
     }
   }
 
   async writeChangedManifest(selection: Selection, previousDir: string, file: string, partitionSize: number): Promise<number> {
-    const [sql, values] = await this.selectionQuery(selection);
+    const [sql, values] = await this.selectionQuery(selection, [previousDir, path.dirname(file)]);
     const changed = `SELECT s.image_name, s.page_id, s.sha1 FROM (${sql}) s ANTI JOIN (SELECT p.image_name, p.sha1 FROM ${previousRows(previousDir)} p WHERE ${CARRYABLE}) p ON p.image_name = s.image_name AND p.sha1 = s.sha1 ORDER BY s.image_name`;
     const copy = `COPY (SELECT ((row_number() OVER ()) - 1) // ${Math.trunc(partitionSize)} AS partition, image_name, page_id, sha1 FROM (${changed})) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION zstd)`;
     try {
       const reader = await this.connection.runAndReadAll(copy, values);
       return Number(reader.getRows()[0]?.[0] ?? 0);
     } catch (e) {
-      throw selectionError(selection, e);
+      throw this.selectionError(selection, e);
     }
   }
 
   async writeCarriedRows(selection: Selection, previousDir: string, file: string): Promise<CarriedRows> {
-    const [sql, values] = await this.selectionQuery(selection);
+    const [sql, values] = await this.selectionQuery(selection, [previousDir, path.dirname(file)]);
     const carried = `SELECT p.* FROM ${previousRows(previousDir)} p SEMI JOIN (${sql}) s ON p.image_name = s.image_name AND p.sha1 = s.sha1 WHERE ${CARRYABLE} ORDER BY p.image_name`;
     try {
       await this.connection.run(`COPY (${carried}) TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION snappy)`, values);
@@ -139,7 +214,7 @@ export class EmbeddedCatalog implements Catalog {
       }
       return result;
     } catch (e) {
-      throw selectionError(selection, e);
+      throw this.selectionError(selection, e);
     }
   }
 
@@ -187,7 +262,8 @@ function userSqlWrapper(sql: string): string {
 function selectionError(selection: Selection, e: unknown): UsageError {
   const message = ((e as Error).message ?? String(e)).replace(/^Failed to extract statements: /, '');
   if (selection.kind === 'sql' && /image_name/.test(message) && /not found|does not have a column|Referenced column/i.test(message)) {
-    return new UsageError(`--sql must return a column named image_name: ${message}`);
+    // The binder's LINE excerpt would point into imgpipe's wrapper query, not the user's text.
+    return new UsageError(`--sql must return a column named image_name: ${message.split(/\n\s*\n/)[0]}`);
   }
   return new UsageError(`Selection query failed: ${message}`);
 }

@@ -79,7 +79,8 @@ export class HiveCatalog implements Catalog {
     try {
       for await (const page of this.connection.query(sql)) {
         for (const [name, pageId, sha1] of page) {
-          batch.push({ image_name: String(name), page_id: toBigInt(pageId ?? null), sha1: sha1 === null || sha1 === undefined ? null : String(sha1) });
+          // NULL becomes "" (not "null"), which the planner refuses with a count (planRun.ts).
+          batch.push({ image_name: name === null || name === undefined ? '' : String(name), page_id: toBigInt(pageId ?? null), sha1: sha1 === null || sha1 === undefined ? null : String(sha1) });
           if (batch.length >= batchSize) {
             yield batch;
             batch = [];

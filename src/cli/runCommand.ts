@@ -10,7 +10,11 @@ import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
 import { DEFAULT_QUEUE } from '../exec/queue/jobs.js';
 import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';
 import type { TopologyChoice } from '../exec/scoring/openScorer.js';
+import { checkBatchFits } from '../model/checkBatchFits.js';
+import { readModelCard, resolveCardPath } from '../model/loadModelCard.js';
+import type { ModelInput } from '../model/ModelCard.js';
 import type { Device } from '../model/ModelSession.js';
+import { RunPlanDir } from '../plan/manifest.js';
 import { UsageError } from '../util/errors.js';
 import { parseByteSizeFlag, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
@@ -134,6 +138,22 @@ function parseSnapshot(raw: string | undefined): string | undefined {
   return raw;
 }
 
+/**
+ * The input of the card `--batch-size` is checked against: `--model`'s, or the resumed plan's. Null
+ * when it cannot be read here; planning (or re-attaching) then fails with its own message.
+ */
+function cardInput(flags: RunFlags, partitionsDir: string): ModelInput | null {
+  try {
+    if (flags.resume) {
+      if (!/^[A-Za-z0-9._-]+$/.test(flags.resume)) return null;
+      return readModelCard(RunPlanDir.forRun(partitionsDir, flags.resume).readRun().model.card).input;
+    }
+    return flags.model ? readModelCard(resolveCardPath(flags.model, flags.modelsDir)).input : null;
+  } catch {
+    return null;
+  }
+}
+
 async function runAction(flags: RunFlags): Promise<number> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = getLogger();
@@ -168,6 +188,8 @@ async function runAction(flags: RunFlags): Promise<number> {
     queue,
     log,
   };
+  const input = cardInput(flags, options.partitionsDir);
+  if (input && options.batchSize > 0) checkBatchFits(input, options.batchSize);
   if (flags.resume && (flags.model || flags.warehouse)) {
     log.info('--resume: model and warehouse come from the plan; --model/--warehouse are ignored');
   }

@@ -16,7 +16,12 @@ const resizeStretch = z.strictObject({
   kernel: z.enum(['nearest', 'linear', 'cubic', 'lanczos3']).optional(),
 });
 
-const triple = z.tuple([z.number(), z.number(), z.number()]);
+/** Finite (zod 4's `z.number()` refuses ±Infinity and NaN; JSON's `1e999` parses to Infinity). */
+const finite = z.number();
+/** Finite and above 0: a std or scale of 0 divides by zero, a negative one inverts the image. */
+const positive = z.number().positive();
+const triple = z.tuple([finite, finite, finite]);
+const positiveTriple = z.tuple([positive, positive, positive]);
 
 export const modelInputSchema = z.strictObject({
   name: z.string().min(1),
@@ -26,10 +31,12 @@ export const modelInputSchema = z.strictObject({
   width: z.number().int().min(1).max(8192),
   channels: z.literal('RGB'),
   resize: z.union([resizeShorterCrop, resizeStretch]),
-  /** Multiplies each 0–255 value before mean/std; float32 inputs only. */
-  scale: z.number().positive().optional(),
+  /** Multiplies each 0–255 value before mean/std; float32 inputs only. Finite, above 0. */
+  scale: positive.optional(),
+  /** Per channel (R, G, B), subtracted after scale. Finite. */
   mean: triple.optional(),
-  std: triple.optional(),
+  /** Per channel (R, G, B), divides after mean. Finite, above 0. */
+  std: positiveTriple.optional(),
 });
 
 const classifierOutput = z.strictObject({

@@ -34,7 +34,7 @@ export async function planRun(
     } else {
       images = catalog.writeManifest
         ? await catalog.writeManifest(selection, plan.manifestPath, spec.partition_size)
-        : await writeManifestFromBatches(catalog.select(selection, 10_000), plan.manifestPath, spec.partition_size);
+        : await writeManifestFromBatches(catalog.select(selection, 10_000), plan.manifestPath, spec.partition_size, selection.kind === 'sql' ? '--sql' : 'The selection');
       if (incremental) carried = { previous_snapshot: null, previous_dir: null, previous_rows: 0, carried: { dropped: 0, rows: 0, ok: 0, error: 0, error_reasons: {}, labels: {} }, dropped: 0 };
     }
     // An incremental run with nothing changed still commits a complete snapshot of carried rows.
@@ -49,16 +49,26 @@ export async function planRun(
   }
 }
 
-/** Streamed refs → the manifest Parquet file, numbering partitions in arrival order. */
-export async function writeManifestFromBatches(batches: AsyncIterable<ImageRef[]>, file: string, partitionSize: number): Promise<number> {
+/**
+ * Streamed refs → the manifest Parquet file, numbering partitions in arrival order.
+ * @throws {UsageError} when some refs have an empty image_name (a catalog maps NULL to ""), after
+ *   reading them all, with the count and the first row (1-based); `what` names the selection.
+ */
+export async function writeManifestFromBatches(batches: AsyncIterable<ImageRef[]>, file: string, partitionSize: number, what = 'The selection'): Promise<number> {
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: '256MB', temp_directory: path.join(os.tmpdir(), `imgpipe-plan-${process.pid}`) });
   const connection = await instance.connect();
   try {
     await connection.run('CREATE TABLE manifest (partition BIGINT, image_name VARCHAR, page_id BIGINT, sha1 VARCHAR)');
     const appender = await connection.createAppender('manifest');
     let n = 0;
+    let empty = 0;
+    let firstEmpty = 0;
     for await (const batch of batches) {
       for (const ref of batch) {
+        if (ref.image_name === '') {
+          if (empty++ === 0) firstEmpty = n + empty;
+          continue;
+        }
         appender.appendBigInt(BigInt(Math.floor(n / partitionSize)));
         appender.appendVarchar(ref.image_name);
         if (ref.page_id === null) appender.appendNull();
@@ -71,10 +81,16 @@ export async function writeManifestFromBatches(batches: AsyncIterable<ImageRef[]
       appender.flushSync();
     }
     appender.closeSync();
+    if (empty > 0) throw emptyNamesError(what, empty, firstEmpty);
     await connection.run(`COPY manifest TO ${duckdbString(file)} (FORMAT parquet, COMPRESSION zstd)`);
     return n;
   } finally {
     connection.disconnectSync();
     instance.closeSync();
   }
+}
+
+/** "--sql returned 3 rows whose image_name is NULL or empty (first at row 17); …": one wording for every catalog. */
+export function emptyNamesError(what: string, rows: number, firstRow: number): UsageError {
+  return new UsageError(`${what} returned ${rows} row${rows === 1 ? '' : 's'} whose image_name is NULL or empty (first at row ${firstRow}); filter them out, e.g. WHERE image_name <> ''`);
 }

@@ -1,7 +1,9 @@
 /**
  * Where the queue lives: a Redis URL parsed once, at the edge, into connection options that BullMQ
  * and ioredis both take, plus a display form with the password masked. The password never appears
- * in a message, a log line or a job: only `display` is ever printed.
+ * in a message, a log line or a job: only `display` is ever printed, and text from elsewhere that may
+ * hold a URL goes through `maskRedisSecrets`. A password with an unencoded "@" (`redis://:p@ss@host`)
+ * is read as WHATWG URL does (user info up to the last "@") and masked whole.
  *
  * Accepted: `redis://[user:pass@]host[:6379][/db]`, `rediss://…` (TLS), an optional
  * `--redis-password-file FILE` (first line; overrides a password in the URL) and `REDIS_URL` when
@@ -36,12 +38,31 @@ export interface RedisConnectionOptions {
 }
 
 const EXAMPLE = 'a Redis URL redis://[user:pass@]host:6379[/db] or rediss://… (TLS)';
+const UNAMBIGUOUS = 'a Redis URL with no "?", "#" or "@" after the host (in a password write them %3F, %23, %40, or use --redis-password-file)';
 
-/** Mask the password of anything that looks like a Redis URL (for error text from libraries). */
+/**
+ * Mask the password of one URL as typed, valid or not: the user info runs to the LAST "@" (as in
+ * WHATWG `new URL()`, which reads `redis://:p@ss@host` as password "p@ss"), so an unencoded "@",
+ * "/", "#" or "?" in a password is masked whole. The user name (before the first ":") is kept.
+ */
+export function maskRedisUrl(raw: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*:\/\/)([\s\S]*)@([^@]*)$/.exec(raw);
+  if (!m) return raw;
+  const colon = m[2]!.indexOf(':');
+  return colon < 0 ? raw : `${m[1]}${m[2]!.slice(0, colon)}:***@${m[3]}`;
+}
+
+/**
+ * Mask Redis passwords in free text (error messages from libraries): first the known password of
+ * `target` anywhere (as typed and percent-encoded), then each redis:// or rediss:// URL, which runs
+ * to the next white space or quote and is masked as in `maskRedisUrl`.
+ */
 export function maskRedisSecrets(text: string, target?: Pick<RedisTarget, 'password'>): string {
-  let out = text.replace(/(rediss?:\/\/[^:@/\s]*:)[^@/\s]*@/g, '$1***@');
-  if (target?.password) out = out.split(target.password).join('***');
-  return out;
+  let out = text;
+  if (target?.password) {
+    for (const form of new Set([target.password, encodeURIComponent(target.password)])) out = out.split(form).join('***');
+  }
+  return out.replace(/rediss?:\/\/[^\s"'`<>]*/g, (url) => maskRedisUrl(url));
 }
 
 /**
@@ -53,11 +74,14 @@ export function parseRedisUrl(raw: string, passwordFile?: string, flag = '--redi
   try {
     url = new URL(raw);
   } catch {
-    throw invalidParameterError(flag, EXAMPLE, maskRedisSecrets(raw));
+    throw invalidParameterError(flag, EXAMPLE, maskRedisUrl(raw));
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw invalidParameterError(flag, EXAMPLE, maskRedisSecrets(raw));
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw invalidParameterError(flag, EXAMPLE, maskRedisUrl(raw));
+  // An unencoded "?", "#" or "/" in a password ends the host early (`redis://:p@ss#w@h` is host "ss"):
+  // a query, a fragment or an "@" after the host is refused, not connected to.
+  if (url.search !== '' || url.hash !== '' || url.pathname.includes('@')) throw invalidParameterError(flag, UNAMBIGUOUS, maskRedisUrl(raw));
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (host === '') throw invalidParameterError(flag, EXAMPLE, maskRedisSecrets(raw));
+  if (host === '') throw invalidParameterError(flag, EXAMPLE, maskRedisUrl(raw));
   const port = url.port === '' ? 6379 : Number(url.port);
   const dbPath = url.pathname.replace(/^\//, '');
   if (!/^\d{0,2}$/.test(dbPath)) throw invalidParameterError(`${flag} database`, 'a database number between 0 and 99 after the host (/0)', dbPath);
@@ -74,7 +98,8 @@ export function parseRedisUrl(raw: string, passwordFile?: string, flag = '--redi
   }
   const tls = url.protocol === 'rediss:';
   const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const auth = username || password ? `${username ?? ''}${password ? ':***' : ''}@` : '';
+  // Encoded user name: the display form reads back as the same URL (with the password put in).
+  const auth = username || password ? `${username ? encodeURIComponent(username) : ''}${password ? ':***' : ''}@` : '';
   return {
     host,
     port,
