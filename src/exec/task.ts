@@ -98,7 +98,8 @@ export async function runPartition(manifest: PartitionManifest, ctx: TaskContext
     present.forEach((ref, i) => finish(rowOf(ref, outcomes[i]!)));
   };
 
-  const fetchChunk = ctx.fetchChunk ?? 64;
+  // A fetch chunk holds at least one scorer call, so a large --batch-size really makes large batches.
+  const fetchChunk = Math.max(ctx.fetchChunk ?? 64, scorer.chunkSize);
   let previousChunk: Promise<unknown> = Promise.resolve();
   let failure: unknown = null;
   for (let start = 0; start < manifest.images.length && failure === null; start += fetchChunk) {
