@@ -38,6 +38,8 @@ import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
 import { wrapModelUint8 } from '../src/model/wrapModel.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
 import { benchSink } from './benchSink.js';
+import { Piscina } from 'piscina';
+import type { ScoringTask, ScoringThreadSetup } from '../src/exec/scoring/wire.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -153,13 +155,20 @@ async function measureDecode(model: LoadedModel, bytes: Uint8Array[], minSeconds
   return rate;
 }
 
-/** I: inference on ready tensors, best batch size. */
-async function measureInference(model: LoadedModel, minSeconds: number): Promise<{ rate: number; batch: number; byBatch: Record<number, number> }> {
+/**
+ * I: inference on ready tensors, all cores, the best configuration of threads × batch × sessions:
+ * one session with an intra-op thread per core (batch 1, 16, 32), or one single-threaded session per
+ * core, each in its own thread as the lanes run them (batch 1, 8).
+ */
+async function measureInference(model: LoadedModel, minSeconds: number): Promise<{ rate: number; config: string; byConfig: Record<string, number> }> {
+  const cores = os.availableParallelism();
+  const byConfig: Record<string, number> = {};
   const session = await ModelSession.create(model, { device: 'cpu' });
-  const byBatch: Record<number, number> = {};
-  const batches = session.fixedBatch ? [session.fixedBatch] : [1, 8, 16, 32];
-  for (const batch of batches) {
-    const input = model.card.input.dtype === 'uint8' ? new Uint8Array(batch * session.valuesPerImage) : new Float32Array(batch * session.valuesPerImage).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5);
+  const per = session.valuesPerImage;
+  const fixed = session.fixedBatch;
+  const tensorOf = (n: number) => (model.card.input.dtype === 'uint8' ? new Uint8Array(n * per).map((_, i) => (i * 7919) % 256) : new Float32Array(n * per).map((_, i) => ((i * 2654435761) % 1000) / 1000 - 0.5));
+  for (const batch of fixed ? [fixed] : [1, 16, 32]) {
+    const input = tensorOf(batch);
     await session.run(input, batch);
     const started = performance.now();
     let images = 0;
@@ -167,11 +176,37 @@ async function measureInference(model: LoadedModel, minSeconds: number): Promise
       await session.run(input, batch);
       images += batch;
     }
-    byBatch[batch] = images / ((performance.now() - started) / 1000);
+    byConfig[`1 session × ${cores} threads, batch ${batch}`] = images / ((performance.now() - started) / 1000);
   }
   await session.close();
-  const [batch, rate] = Object.entries(byBatch).sort((a, b) => b[1] - a[1])[0]!;
-  return { rate, batch: Number(batch), byBatch };
+  const threadFile = fileURLToPath(new URL('../src/exec/scoring/scoringThread.js', import.meta.url));
+  for (const batch of fixed ? [fixed] : [1, 8]) {
+    const setup: ScoringThreadSetup = { model: { card: model.cardPath, sha256: model.card.sha256 }, device: 'cpu', intraOpThreads: 1 };
+    const pool = new Piscina({ filename: threadFile, minThreads: cores, maxThreads: cores, workerData: setup });
+    const template = tensorOf(1);
+    const task = (): [ScoringTask, ArrayBuffer[]] => {
+      const decoded = Array.from({ length: batch }, () => ({ ok: true as const, tensor: template.slice(), width: 1, height: 1 }));
+      return [{ kind: 'infer', decoded, batchSize: batch }, decoded.map((d) => d.tensor.buffer as ArrayBuffer)];
+    };
+    const runOne = () => {
+      const [t, transferList] = task();
+      return pool.run(t, { transferList });
+    };
+    await Promise.all(Array.from({ length: cores * 2 }, runOne));
+    const started = performance.now();
+    let images = 0;
+    const loop = async () => {
+      while ((performance.now() - started) / 1000 < minSeconds) {
+        await runOne();
+        images += batch;
+      }
+    };
+    await Promise.all(Array.from({ length: cores * 2 }, loop));
+    byConfig[`${cores} sessions × 1 thread, batch ${batch}`] = images / ((performance.now() - started) / 1000);
+    await pool.destroy();
+  }
+  const [config, rate] = Object.entries(byConfig).sort((a, b) => b[1] - a[1])[0]!;
+  return { rate, config, byConfig };
 }
 
 /** N: what a user would write first — one image at a time, decode then infer, write at the end. */
@@ -204,11 +239,14 @@ interface ModelFigures {
   images: number;
   D: number;
   I: number;
-  I_batch: number;
-  I_by_batch: Record<number, number>;
+  I_config: string;
+  I_by_config: Record<string, number>;
   L: number;
   E: number;
   E_over_L: number;
+  /** The topology E ran with (the default, auto), and E with the other one on the same cores. */
+  E_topology: string;
+  E_pooled: number;
   N: number;
   E_over_N: number;
   E_over_pytorch: number | null;
@@ -226,10 +264,16 @@ async function benchModel(name: string, modelsDirs: string[], warehouse: string,
   const inf = await measureInference(model, quick ? 1 : 2);
   const L = 1 / (1 / D + 1 / inf.rate);
   log(`[${model.qualifiedName}] end to end (imgpipe run) …`);
-  const e2e = await runMeasured(['run', '--warehouse', warehouse, '--partitions-dir', path.join(dir, 'partitions'), ...modelsDirs.flatMap((d) => ['--models-dir', d]), '--model', name, '--all', '--table', `bench_${model.card.name.replace(/[^a-z0-9_]/g, '_')}`, '--batch-size', String(inf.batch), '--json', '--quiet']);
+  const runArgs = (table: string, extra: string[]) => ['run', '--warehouse', warehouse, '--partitions-dir', path.join(dir, 'partitions'), ...modelsDirs.flatMap((d) => ['--models-dir', d]), '--model', name, '--all', '--table', table, ...extra, '--json', '--quiet'];
+  const tableName = `bench_${model.card.name.replace(/[^a-z0-9_]/g, '_')}`;
+  const e2e = await runMeasured(runArgs(tableName, []));
   if (e2e.code !== 0) throw new Error(`imgpipe run failed (${e2e.code}): ${e2e.stderr}`);
-  const result = JSON.parse(e2e.stdout) as { selected: number; elapsed_s: number; stage_ms: Record<string, number> };
+  const result = JSON.parse(e2e.stdout) as { selected: number; elapsed_s: number; stage_ms: Record<string, number>; topology: string };
   const E = result.selected / result.elapsed_s;
+  log(`[${model.qualifiedName}] end to end, pooled topology (decode pool → one session) …`);
+  const pooledRun = await runMeasured(runArgs(`${tableName}_pooled`, ['--topology', 'pooled', '--batch-size', '16']));
+  if (pooledRun.code !== 0) throw new Error(`imgpipe run --topology pooled failed (${pooledRun.code}): ${pooledRun.stderr}`);
+  const pooled = JSON.parse(pooledRun.stdout) as { selected: number; elapsed_s: number };
   log(`[${model.qualifiedName}] naive baseline …`);
   const N = await measureNaive(model, bytes.slice(0, quick ? 100 : 400), dir);
   return {
@@ -238,11 +282,13 @@ async function benchModel(name: string, modelsDirs: string[], warehouse: string,
     images: result.selected,
     D: round(D),
     I: round(inf.rate),
-    I_batch: inf.batch,
-    I_by_batch: Object.fromEntries(Object.entries(inf.byBatch).map(([k, v]) => [k, round(v)])),
+    I_config: inf.config,
+    I_by_config: Object.fromEntries(Object.entries(inf.byConfig).map(([k, v]) => [k, round(v)])),
     L: round(L),
     E: round(E),
     E_over_L: round(E / L, 2),
+    E_topology: result.topology,
+    E_pooled: round(pooled.selected / pooled.elapsed_s),
     N: round(N),
     E_over_N: round(E / N, 2),
     E_over_pytorch: model.card.name.startsWith('mobilenet-v2') ? round(E / PYTORCH_DATALOADER_IMG_S, 2) : null,
@@ -257,7 +303,7 @@ async function benchModel(name: string, modelsDirs: string[], warehouse: string,
  * photos re-encoded as 3600 px originals (the common case on Commons, where JPEG shrink-on-load
  * matters). PIL runs through bench/pil_decode.py with Debian's python3-pil; skipped when absent.
  */
-async function benchDecodeVsPil(dir: string, quick: boolean): Promise<{ set: string; sharp_img_s: number; pil_img_s: number | null }[] | string> {
+async function benchDecodeVsPil(dir: string, quick: boolean): Promise<{ set: string; imgpipe_img_s: number; pil_img_s: number | null; pil_draft_img_s: number | null }[] | string> {
   if (!existsSync(SHARED_IMAGES)) return 'skipped: ../shared/images absent';
   const python = '/usr/bin/python3';
   const pilScript = path.join(ROOT, 'bench', 'pil_decode.py');
@@ -284,13 +330,15 @@ async function benchDecodeVsPil(dir: string, quick: boolean): Promise<{ set: str
   while (performance.now() - t0 < (quick ? 1000 : 3000)) for (const b of smallBytes) (await sharp(b).raw().toBuffer(), decoded++);
   const sharpDecodeOnly = decoded / ((performance.now() - t0) / 1000);
   sharp.concurrency(os.availableParallelism());
-  out.push({ set: 'JPEG decode only (no resize), 1 thread / 1 process, ImageNet sample', sharp_img_s: round(sharpDecodeOnly), pil_img_s: havePil ? await runPil(['--decode-only', '1', quick ? '1' : '3', ...small]) : null });
+  out.push({ set: 'JPEG decode only (no resize) with sharp, 1 thread / 1 process, ImageNet sample', imgpipe_img_s: round(sharpDecodeOnly), pil_img_s: havePil ? await runPil(['--decode-only', '1', quick ? '1' : '3', ...small]) : null, pil_draft_img_s: null });
   for (const [set, files] of [['ImageNet sample (~500 px)', small], ['3600 px originals', big]] as const) {
     const bytes = files.map((f) => new Uint8Array(readFileSync(f)));
-    const sharpRate = await measureDecode(mobilenet, bytes, quick ? 1 : 3);
-    let pilRate: number | null = null;
-    if (havePil) pilRate = await runPil([String(os.availableParallelism()), quick ? '1' : '3', ...files]);
-    out.push({ set, sharp_img_s: round(sharpRate), pil_img_s: pilRate });
+    const ours = await measureDecode(mobilenet, bytes, quick ? 1 : 3);
+    const cores = String(os.availableParallelism());
+    const seconds = quick ? '1' : '3';
+    const pilRate = havePil ? await runPil([cores, seconds, ...files]) : null;
+    const pilDraft = havePil ? await runPil(['--draft', cores, seconds, ...files]) : null;
+    out.push({ set, imgpipe_img_s: round(ours), pil_img_s: pilRate, pil_draft_img_s: pilDraft });
   }
   if (!havePil) log('note: PIL comparison skipped: /usr/bin/python3 with PIL and numpy not found (apt-get install python3-pil python3-numpy)');
   return out;
@@ -298,7 +346,8 @@ async function benchDecodeVsPil(dir: string, quick: boolean): Promise<{ set: str
 
 /**
  * Issue 7's measurement: the same data, a full run and then an incremental run after 1% of the
- * images changed (their sha1 rewritten in `image`, as a re-upload would), same model.
+ * images changed (a re-upload: new bytes — the old ones plus a zero byte of padding after the JPEG's
+ * end, which decoders ignore — and their new sha1 in `image`), same model.
  */
 async function benchIncremental(warehouse: string, dir: string, model: string, modelsDirs: string[], images: number) {
   const common = ['run', '--warehouse', warehouse, '--partitions-dir', path.join(dir, 'partitions'), ...modelsDirs.flatMap((d) => ['--models-dir', d]), '--model', model, '--all', '--table', 'bench_incremental', '--json', '--quiet'];
@@ -307,11 +356,18 @@ async function benchIncremental(warehouse: string, dir: string, model: string, m
   if (full.code !== 0) throw new Error(`full run failed: ${full.stderr}`);
   const changed = Math.max(1, Math.round(images / 100));
   const imageFile = path.join(warehouse, 'image', 'data.parquet');
+  const bytesFiles = readdirSync(path.join(warehouse, 'image_bytes')).filter((f) => f.endsWith('.parquet')).map((f) => path.join(warehouse, 'image_bytes', f));
   const db = await DuckDBInstance.create(':memory:');
   const c = await db.connect();
-  await c.run(`COPY (SELECT * REPLACE (CASE WHEN row_number() OVER (ORDER BY image_name) <= ${changed} THEN md5(sha1) ELSE sha1 END AS sha1) FROM read_parquet(${duckdbString(imageFile)})) TO ${duckdbString(imageFile + '.new')} (FORMAT parquet)`);
+  await c.run(`CREATE TABLE changed AS SELECT image_name FROM read_parquet(${duckdbString(imageFile)}) ORDER BY image_name LIMIT ${changed}`);
+  for (const f of bytesFiles) {
+    await c.run(`COPY (SELECT * REPLACE (CASE WHEN image_name IN (SELECT image_name FROM changed) THEN bytes || '\\x00'::BLOB ELSE bytes END AS bytes) FROM read_parquet(${duckdbString(f)})) TO ${duckdbString(f + '.new')} (FORMAT parquet)`);
+  }
+  await c.run(`CREATE TABLE new_sha1 AS SELECT image_name, sha1(bytes) AS sha1 FROM read_parquet([${bytesFiles.map((f) => duckdbString(f + '.new')).join(', ')}]) WHERE image_name IN (SELECT image_name FROM changed)`);
+  await c.run(`COPY (SELECT i.* REPLACE (coalesce(n.sha1, i.sha1) AS sha1) FROM read_parquet(${duckdbString(imageFile)}) i LEFT JOIN new_sha1 n USING (image_name) ORDER BY i.image_name) TO ${duckdbString(imageFile + '.new')} (FORMAT parquet)`);
   c.disconnectSync();
   db.closeSync();
+  for (const f of bytesFiles) renameSync(f + '.new', f);
   renameSync(imageFile + '.new', imageFile);
   log(`[incremental] incremental run with ${changed} of ${images} images changed …`);
   const incr = await runMeasured([...common, '--snapshot', '2026-01-02', '--incremental']);
@@ -401,16 +457,19 @@ async function main(): Promise<void> {
       `images: ${source}`,
       '',
       table(
-        ['model', 'D img/s', 'I img/s (batch)', 'L img/s', 'E img/s', 'E/L', 'N img/s', 'E/N', 'E/PyTorch', 'run peak RSS MB'],
-        figures.map((f) => [f.model, f.D, `${f.I} (${f.I_batch})`, f.L, f.E, f.E_over_L, f.N, f.E_over_N, f.E_over_pytorch ?? '-', f.run_peak_rss_mb]),
+        ['model', 'D img/s', 'I img/s', 'L img/s', 'E img/s', 'E/L', 'E pooled', 'N img/s', 'E/N', 'E/PyTorch', 'run peak RSS MB'],
+        figures.map((f) => [f.model, f.D, f.I, f.L, f.E, f.E_over_L, f.E_pooled, f.N, f.E_over_N, f.E_over_pytorch ?? '-', f.run_peak_rss_mb]),
       ),
       '',
-      'D decode only, I inference only (all cores each), L = 1/(1/D + 1/I) the CPU limit, E end to end (imgpipe run, selection → committed table),',
+      ...figures.map((f) => `${f.model}: I from ${f.I_config}; E ran ${f.E_topology}`),
+      '',
+      'D decode only (ImageDecoder), I inference only (best of threads × batch × sessions), all cores each; L = 1/(1/D + 1/I) the CPU limit;',
+      'E end to end (imgpipe run with its defaults, selection → committed table); E pooled: the same with --topology pooled --batch-size 16;',
       `N naive one-at-a-time baseline, E/PyTorch against ${PYTORCH_DATALOADER_IMG_S} img/s (torchvision DataLoader + PyTorch, measured by the issue's author; not reproducible here).`,
     ];
     if (sink) lines.push('', table(['sink workload', 'rows/s (one core)'], sink.figures.map((f) => [f.workload, Math.round(f.rowsPerSecond)])));
     if (typeof decodeVsPil === 'string') lines.push('', `decode vs PIL: ${decodeVsPil}`);
-    else lines.push('', table(['decode (mobilenet-v2 preprocessing, all cores, unless said)', 'sharp img/s', 'PIL img/s'], decodeVsPil.map((d) => [d.set, d.sharp_img_s, d.pil_img_s ?? 'n/a'])));
+    else lines.push('', table(['decode (mobilenet-v2 preprocessing, all cores, unless said)', 'imgpipe img/s', 'PIL img/s', 'PIL draft img/s'], decodeVsPil.map((d) => [d.set, d.imgpipe_img_s, d.pil_img_s ?? 'n/a', d.pil_draft_img_s ?? '-'])));
     if (incremental) lines.push('', table(['incremental (same data)', 'seconds', 'images inferred'], [[`full run, ${incremental.model}`, incremental.full_s, incremental.full_inferred], [`--incremental, ${incremental.changed} of ${incremental.images} changed (1%)`, incremental.incremental_s, incremental.incremental_inferred]]), `speed-up ${incremental.speedup}×, ${incremental.carried_forward} rows carried forward`);
     if (planning.length) lines.push('', table(['planning ids', 'seconds', 'ids/s', 'peak RSS MB'], planning.map((p) => [p.ids, p.seconds, p.ids_per_s, p.peak_rss_mb])));
     lines.push('', `JSON: ${path.relative(process.cwd(), out)}`);

@@ -29,20 +29,28 @@ describe.skipIf(!present)('real models from ../shared against the PyTorch refere
     expect(reference).toHaveLength(100);
   }, 300_000);
 
-  const run = (model: string) => {
-    const r = imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, '--models-dir', MODELS, '--model', model, '--all', '--json', '--quiet']);
+  const run = (model: string, extra: string[] = []) => {
+    const r = imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, '--models-dir', MODELS, '--model', model, '--all', '--json', '--quiet', ...extra]);
     expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as { output: string; ok: number; error: number };
+    return JSON.parse(r.stdout) as { output: string; ok: number; error: number; topology: string };
   };
 
-  it('mobilenet-v2: top-1 agrees with PyTorch on at least 97 of the 100 photos', async () => {
+  it('mobilenet-v2: top-1 agrees with PyTorch on at least 99 of the 100 photos (lanes, the default topology)', async () => {
     const result = run('mobilenet-v2');
     expect(result).toMatchObject({ ok: 100, error: 0 });
     const rows = await query(`SELECT image_name, label, score FROM read_parquet(${lit(path.join(result.output, '*.parquet'))})`);
     const byName = new Map(rows.map((r) => [r.image_name as string, r]));
     const agree = reference.filter((ref) => byName.get(ref.file)?.label === ref.top1_label).length;
     console.log(`mobilenet-v2 top-1 agreement with the PyTorch reference: ${agree}/100`);
-    expect(agree).toBeGreaterThanOrEqual(97);
+    expect(agree).toBeGreaterThanOrEqual(99);
+    // The pooled topology (decode threads → one session, batches) gives the same labels and scores.
+    const pooled = run('mobilenet-v2', ['--topology', 'pooled', '--batch-size', '8', '--table', 'classifications_pooled']);
+    expect(pooled).toMatchObject({ ok: 100, error: 0, topology: expect.stringMatching(/^pooled: /) });
+    const pooledRows = await query(`SELECT image_name, label, score FROM read_parquet(${lit(path.join(pooled.output, '*.parquet'))})`);
+    for (const r of pooledRows) {
+      expect(r.label).toBe(byName.get(r.image_name as string)!.label);
+      expect(Math.abs((r.score as number) - (byName.get(r.image_name as string)!.score as number))).toBeLessThan(1e-4);
+    }
   }, 300_000);
 
   it('mobilenet-v2-embed: 1280-float embeddings whose norms are within 3% of the reference', async () => {

@@ -8,6 +8,12 @@
  */
 export interface ByteSource {
   fetch(imageNames: readonly string[]): Promise<Map<string, Uint8Array>>;
+  /**
+   * True when the bytes served are the very bytes the catalog's sha1 describes (the warehouse's or
+   * Hive's `image_bytes`): workers then check each image's sha1 against the plan (`bytes_changed`).
+   * False or absent for sources that serve other bytes (thumbnails over HTTP).
+   */
+  readonly servesCatalogBytes?: boolean;
   /** Release handles; calling it twice is harmless. */
   close(): void;
 }

@@ -27,6 +27,7 @@ export interface HiveByteSourceOptions {
 }
 
 export class HiveByteSource implements ByteSource {
+  readonly servesCatalogBytes = true;
   private closed = false;
   private reconnecting: Promise<HiveConnection> | null = null;
   private constructor(

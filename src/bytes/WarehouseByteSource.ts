@@ -8,6 +8,7 @@ import { duckdbString } from '../catalog/sqlQuote.js';
 import type { ByteSource } from './ByteSource.js';
 
 export class WarehouseByteSource implements ByteSource {
+  readonly servesCatalogBytes = true;
   private closed = false;
   private constructor(
     private readonly instance: DuckDBInstance,

@@ -10,6 +10,7 @@ import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
 import { DEFAULT_QUEUE } from '../exec/queue/jobs.js';
 import { RunFailedError } from '../exec/executePartitions.js';
 import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';
+import type { TopologyChoice } from '../exec/scoring/openScorer.js';
 import { checkBatchFits } from '../model/checkBatchFits.js';
 import { readModelCard, resolveCardPath } from '../model/loadModelCard.js';
 import type { ModelInput } from '../model/ModelCard.js';
@@ -36,8 +37,10 @@ interface RunFlags {
   executor: string;
   partitionSize: string;
   partitionsDir?: string;
-  batchSize: string;
+  batchSize?: string;
   maxPixels: string;
+  topology: string;
+  lanes?: string;
   threads?: string;
   inferenceThreads?: string;
   device: Device;
@@ -71,11 +74,17 @@ export function registerRunCommand(program: Command): void {
     .addOption(new Option('--executor <kind>', 'where partitions run').choices(['local', 'queue']).default('local'))
     .option('--partition-size <n>', 'images per partition manifest', '1000')
     .option('--partitions-dir <dir>', 'where plans go (default: $IMGPIPE_PARTITIONS or ./partitions)')
-    .option('--batch-size <n>', 'images per inference batch', '16')
+    .option('--batch-size <n>', 'images per inference call (default: 1 per lane on CPU, the cheapest per image there; 64 on GPU)')
     .option('--max-pixels <n>', 'refuse images whose header says more pixels than this', String(DEFAULT_MAX_PIXELS))
-    .option('--threads <n>', `decode worker threads (default: ${os.availableParallelism()}, the cores)`)
-    .option('--inference-threads <n>', `onnxruntime threads (default: ${os.availableParallelism()}, the cores)`)
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(
+      new Option('--topology <kind>', 'how decode and inference share the machine: lanes (each thread decodes and runs its own session: CPU), pooled (decode threads feed one session: GPU), auto (by device)')
+        .choices(['auto', 'lanes', 'pooled'])
+        .default('auto'),
+    )
+    .option('--lanes <n>', `lanes of the lanes topology (default: ${os.availableParallelism()}, the cores)`)
+    .option('--threads <n>', `decode threads of the pooled topology (default: ${os.availableParallelism()}, the cores)`)
+    .option('--inference-threads <n>', 'onnxruntime intra-op threads per session (default: 1 per lane; the cores when pooled)')
     .option('--resume <run-id>', 'continue an interrupted run: only partitions not yet done run again')
     .option('--incremental', "score only images new or changed (by sha1) since this model's previous snapshot; carry the rest forward")
     .option('--compact-below <size>', 'compact the committed snapshot when its part files average under this size (0: never)', '32MB')
@@ -168,8 +177,10 @@ async function runAction(flags: RunFlags): Promise<number> {
     table: flags.table,
     partitionSize: parseIntegerFlag('--partition-size', flags.partitionSize, 1, 1_000_000),
     partitionsDir: path.resolve(flags.partitionsDir ?? process.env.IMGPIPE_PARTITIONS ?? 'partitions'),
-    batchSize: parseIntegerFlag('--batch-size', flags.batchSize, 1, 4096),
+    batchSize: flags.batchSize === undefined ? 0 : parseIntegerFlag('--batch-size', flags.batchSize, 1, 4096),
     maxPixels: parseIntegerFlag('--max-pixels', flags.maxPixels, 1, Number.MAX_SAFE_INTEGER),
+    topology: flags.topology as TopologyChoice,
+    lanes: flags.lanes === undefined ? undefined : parseIntegerFlag('--lanes', flags.lanes, 1, 256),
     threads: flags.threads === undefined ? undefined : parseIntegerFlag('--threads', flags.threads, 1, 256),
     inferenceThreads: flags.inferenceThreads === undefined ? undefined : parseIntegerFlag('--inference-threads', flags.inferenceThreads, 1, 256),
     device: flags.device,
@@ -181,7 +192,7 @@ async function runAction(flags: RunFlags): Promise<number> {
     log,
   };
   const input = cardInput(flags, options.partitionsDir);
-  if (input) checkBatchFits(input, options.batchSize);
+  if (input && options.batchSize > 0) checkBatchFits(input, options.batchSize);
   if (flags.resume && (flags.model || flags.warehouse)) {
     log.info('--resume: model and warehouse come from the plan; --model/--warehouse are ignored');
   }
@@ -276,6 +287,7 @@ function jsonResult(r: RunJobResult) {
     error_reasons: r.error_reasons,
     labels: r.labels,
     device: r.device,
+    topology: r.topology,
     failed_partitions: r.failed_partitions,
     /** Summed per-stage busy time across partitions (stages overlap, so they exceed elapsed). */
     stage_ms: r.metrics,
@@ -289,6 +301,7 @@ export function formatSummary(r: RunJobResult): string {
   const lines = [
     `Run ${r.run_id} committed.`,
     `  model     ${r.model} (${r.device})`,
+    `  topology  ${r.topology}`,
     `  output    ${r.output}`,
     `  selected  ${r.selected} images in ${r.partitions} partition${r.partitions === 1 ? '' : 's'}`,
     `  ok        ${r.ok}`,

@@ -1,13 +1,14 @@
 /**
- * A pool of decode worker threads (piscina) shared by all partitions run in one process.
+ * A pool of decode-only worker threads (piscina) running ImageDecoder, for measuring decode alone
+ * (the benchmark's D). Runs themselves decode inside the scoring threads (src/exec/scoring).
  * `decode` never rejects for a bad image: it resolves to an outcome; it rejects only if the pool
- * itself is broken (a worker died), which fails the partition attempt.
+ * itself is broken (a worker died).
  */
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { ModelInput } from '../model/ModelCard.js';
-import type { ErrorReason } from '../util/errors.js';
+import type { DecodeOutcome } from './Decoder.js';
 
 export interface DecodeTask {
   bytes: ArrayBuffer;
@@ -15,9 +16,7 @@ export interface DecodeTask {
   maxPixels: number;
 }
 
-export type DecodeOutcome =
-  | { ok: true; tensor: Float32Array | Uint8Array; width: number; height: number }
-  | { ok: false; reason: ErrorReason; detail: string };
+export type { DecodeOutcome };
 
 export interface DecodePoolOptions {
   /** Worker threads. @defaultValue os.availableParallelism() */

@@ -1,7 +1,10 @@
 /**
- * Bytes → the model's input tensor for one image, as the card's `input` says: EXIF orientation,
- * sRGB with alpha dropped, resize (shorter side + center crop, or stretch), then scale/mean/std into
- * the card's layout and dtype. Pure function of its arguments; runs in a decode worker thread.
+ * Bytes → the model's input tensor for one image through sharp (libvips), as the card's `input`
+ * says: EXIF orientation, sRGB with alpha dropped, resize (shorter side + center crop, or stretch),
+ * then scale/mean/std into the card's layout and dtype. Every format, shrink-on-load for large JPEGs
+ * and WebPs; an embedded profile is converted to sRGB unless it is sRGB already (`isSrgbProfile`:
+ * then the transform, ~1 ms per image in lcms, is skipped). Pure function of its arguments; the
+ * general path of `ImageDecoder` (small plain JPEGs take `decodeJpegFast`).
  *
  * Every failure is an ImageError with a stable reason (empty_bytes, unsupported_format, truncated,
  * too_many_pixels, decode_failed); the pixel limit is checked from the header before any decoding.
@@ -10,6 +13,8 @@ import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
 import { ImageError } from '../util/errors.js';
 import type { ModelInput } from '../model/ModelCard.js';
+import { isSrgbProfile } from './iccProfile.js';
+import { toTensor } from './toTensor.js';
 
 export interface DecodedImage {
   /** C×H×W (NCHW) or H×W×C (NHWC) values of one image, in the card's dtype. */
@@ -22,23 +27,46 @@ export interface DecodedImage {
 /** Default for --max-pixels: 100 megapixels (width × height, before any shrink-on-load). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
 
-export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels: number): Promise<DecodedImage> {
-  if (bytes.length === 0) throw new ImageError('empty_bytes', 'the image has zero bytes');
-  let meta: Metadata;
-  try {
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (e) {
-    throw classifySharpError(e, bytes);
-  }
-  if (!meta.width || !meta.height) throw new ImageError('decode_failed', 'the header has no dimensions');
-  if (meta.width * meta.height > maxPixels) {
-    throw new ImageError('too_many_pixels', `${meta.width}x${meta.height} is over the limit of ${maxPixels} pixels`);
-  }
-  const rotated = (meta.orientation ?? 1) >= 5;
-  const width = rotated ? meta.height : meta.width;
-  const height = rotated ? meta.width : meta.height;
+/**
+ * What a caller already read from the header of an upright sRGB image (ImageDecoder, for plain
+ * JPEGs): sharp's metadata pass, rotation and colour transform are then skipped.
+ */
+export interface KnownUprightSrgb {
+  width: number;
+  height: number;
+  srgb: true;
+}
 
-  let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated' }).rotate();
+export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels: number, known?: KnownUprightSrgb): Promise<DecodedImage> {
+  if (bytes.length === 0) throw new ImageError('empty_bytes', 'the image has zero bytes');
+  let width: number;
+  let height: number;
+  let ignoreIcc: boolean;
+  let rotate: boolean;
+  if (known) {
+    ({ width, height } = known);
+    ignoreIcc = true;
+    rotate = false;
+  } else {
+    let meta: Metadata;
+    try {
+      meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+    } catch (e) {
+      throw classifySharpError(e, bytes);
+    }
+    if (!meta.width || !meta.height) throw new ImageError('decode_failed', 'the header has no dimensions');
+    const rotated = (meta.orientation ?? 1) >= 5;
+    width = rotated ? meta.height : meta.width;
+    height = rotated ? meta.width : meta.height;
+    ignoreIcc = meta.icc !== undefined && isSrgbProfile(meta.icc);
+    rotate = (meta.orientation ?? 1) !== 1;
+  }
+  if (width * height > maxPixels) {
+    throw new ImageError('too_many_pixels', `${width}x${height} is over the limit of ${maxPixels} pixels`);
+  }
+
+  let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: 'truncated', ignoreIcc });
+  if (rotate) pipeline = pipeline.rotate();
   const kernel = input.resize.kernel ?? 'linear';
   if ('shorter' in input.resize) {
     const plan = shorterSideThenCenterCrop(width, height, input.resize.shorter, input.width, input.height);
@@ -79,38 +107,6 @@ export function roundHalfEven(x: number): number {
   if (diff > 0.5) return floor + 1;
   if (diff < 0.5) return floor;
   return floor % 2 === 0 ? floor : floor + 1;
-}
-
-/** HWC uint8 RGB → the card's layout/dtype; float32 gets (v × scale − mean) / std per channel. */
-function toTensor(hwc: Buffer, input: ModelInput): Float32Array | Uint8Array {
-  const pixels = input.width * input.height;
-  if (input.dtype === 'uint8') {
-    if (input.layout === 'NHWC') return new Uint8Array(hwc.buffer.slice(hwc.byteOffset, hwc.byteOffset + hwc.length));
-    const out = new Uint8Array(pixels * 3);
-    for (let i = 0; i < pixels; i++) for (let c = 0; c < 3; c++) out[c * pixels + i] = hwc[i * 3 + c]!;
-    return out;
-  }
-  // One 256-entry lookup table per channel: each pixel costs a load, not a multiply-add.
-  const scale = input.scale ?? 1;
-  const mean = input.mean ?? [0, 0, 0];
-  const std = input.std ?? [1, 1, 1];
-  const lut = new Float32Array(768);
-  for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) lut[c * 256 + v] = (v * scale - mean[c]!) / std[c]!;
-  const out = new Float32Array(pixels * 3);
-  if (input.layout === 'NCHW') {
-    for (let i = 0, j = 0; i < pixels; i++, j += 3) {
-      out[i] = lut[hwc[j]!]!;
-      out[pixels + i] = lut[256 + hwc[j + 1]!]!;
-      out[2 * pixels + i] = lut[512 + hwc[j + 2]!]!;
-    }
-  } else {
-    for (let j = 0; j < pixels * 3; j += 3) {
-      out[j] = lut[hwc[j]!]!;
-      out[j + 1] = lut[256 + hwc[j + 1]!]!;
-      out[j + 2] = lut[512 + hwc[j + 2]!]!;
-    }
-  }
-  return out;
 }
 
 /**

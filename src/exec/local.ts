@@ -21,6 +21,7 @@ import type { TableStore } from '../sink/TableStore.js';
 import { asInfrastructureError } from '../util/infraErrors.js';
 import type { Executor, PartitionOutcome } from './Executor.js';
 import { openTaskContext, type OpenedTaskContext, type TaskContextOptions } from './openTaskContext.js';
+import { describeTopology } from './scoring/Scorer.js';
 import { attemptDir, runPartition, type TaskContext } from './task.js';
 import { withWriteDiagnosis } from './withWriteDiagnosis.js';
 
@@ -38,6 +39,8 @@ export class LocalExecutor implements Executor {
   private stopping = false;
   private opened: OpenedTaskContext | null = null;
   readonly devices = new Set<string>();
+  /** The topology and thread split that ran (`describeTopology`), once a context was opened. */
+  topology: string | null = null;
 
   constructor(private readonly options: LocalExecutorOptions) {}
 
@@ -51,7 +54,8 @@ export class LocalExecutor implements Executor {
   async execute(run: RunSpec, plan: RunPlanDir, pending: readonly number[], onOutcome: (outcome: PartitionOutcome) => Promise<void>): Promise<void> {
     this.opened ??= await openTaskContext(run, this.options.context);
     const base = this.opened.ctx;
-    this.devices.add(base.session.provider);
+    this.devices.add(base.scorer.topology.provider);
+    this.topology = describeTopology(base.scorer.topology);
     const ctx: TaskContext = { ...base, openPartWriter: withWriteDiagnosis(base.openPartWriter) };
     const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
     const limit = pLimit(this.options.partitionConcurrency ?? 2);

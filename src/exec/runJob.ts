@@ -34,6 +34,7 @@ import { UsageError } from '../util/errors.js';
 import type { Executor } from './Executor.js';
 import { executePartitions, trustedDoneMessages } from './executePartitions.js';
 import { LocalExecutor } from './local.js';
+import type { TopologyChoice } from './scoring/openScorer.js';
 import { QueueExecutor } from './queue/QueueExecutor.js';
 import type { RedisTarget } from './queue/RedisTarget.js';
 
@@ -57,8 +58,14 @@ export interface RunJobOptions {
   table?: string;
   partitionSize: number;
   partitionsDir: string;
+  /** Images per inference call; 0: chosen by topology (1 per lane on CPU, 64 on GPU). */
   batchSize: number;
   maxPixels: number;
+  /** @defaultValue 'auto' (lanes on CPU, pooled on GPU) */
+  topology?: TopologyChoice;
+  /** Lanes of the lanes topology. @defaultValue the cores */
+  lanes?: number;
+  /** Decode threads of the pooled topology. @defaultValue the cores */
   threads?: number;
   /** onnxruntime intra-op threads (`--inference-threads`). */
   inferenceThreads?: number;
@@ -99,6 +106,8 @@ export interface RunJobResult {
   interrupted: boolean;
   metrics: { fetch_ms: number; decode_ms: number; infer_ms: number; write_ms: number };
   device: string;
+  /** Which topology ran, with its thread split (`describeTopology`); "queue" for queued runs. */
+  topology: string;
   /** Partitions that failed all their attempts (their images are `partition_failed` rows), and why. */
   failed_partitions: { partition: number; attempts: number; last_error: string }[];
   /** Images that went through the model in this run (ok rows scored now, not carried). */
@@ -154,6 +163,7 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
 
   let messages: Map<number, PartCommitMessage>;
   let device = 'cpu';
+  let topology = 'none (already committed)';
   if (await committer.alreadyCommitted()) {
     // A driver died after sealing the version: only the pointer swap or registration may be missing.
     // The staged parts are gone (sealed), but every partition's done record is still in the plan.
@@ -165,7 +175,15 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
       queueExecutor ??
       new LocalExecutor({
         log: options.log,
-        context: { device: options.device, threads: options.threads, inferenceThreads: options.inferenceThreads, batchSize: options.batchSize, onImages: options.onImages },
+        context: {
+          device: options.device,
+          topology: options.topology,
+          lanes: options.lanes,
+          threads: options.threads,
+          inferenceThreads: options.inferenceThreads,
+          batchSize: options.batchSize,
+          onImages: options.onImages,
+        },
       });
     options.onExecutor?.(executor);
     let stopped: boolean;
@@ -175,12 +193,13 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
       if (!queueExecutor) await executor.close();
     }
     device = [...executor.devices].sort().join('+') || (queueExecutor ? 'queue' : 'cpu');
+    topology = queueExecutor ? 'queue: each worker chooses its own (see its log)' : ((executor as LocalExecutor).topology ?? 'none (nothing to run)');
     if (stopped || messages.size < run.partitions) {
-      return summarize(run, messages, started, device, true, committer.finalDir);
+      return summarize(run, messages, started, device, topology, true, committer.finalDir);
     }
   }
 
-  const result = summarize(run, messages, started, device, false, committer.finalDir);
+  const result = summarize(run, messages, started, device, topology, false, committer.finalDir);
   const carried = run.incremental?.carried;
   const summary: RunSummaryFile = {
     run_id: run.run_id,
@@ -274,7 +293,7 @@ async function reattach(options: RunJobOptions): Promise<{ run: RunSpec; plan: R
   return { run, plan };
 }
 
-function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, started: number, device: string, interrupted: boolean, output: string): RunJobResult {
+function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, started: number, device: string, topology: string, interrupted: boolean, output: string): RunJobResult {
   const sum = { ok: 0, error: 0, error_reasons: {} as Record<string, number>, labels: {} as Record<string, number> };
   const metrics = { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0 };
   const failed: RunJobResult['failed_partitions'] = [];
@@ -314,6 +333,7 @@ function summarize(run: RunSpec, messages: Map<number, PartCommitMessage>, start
     interrupted,
     metrics,
     device,
+    topology,
     failed_partitions: failed.sort((a, b) => a.partition - b.partition),
   };
 }

@@ -1,34 +1,43 @@
 /**
  * The unit of work: run one partition manifest, return its commit message. It does not know where it
- * runs (driver thread, a queue worker on another node): everything it needs arrives in TaskContext,
- * built once per process (Ray's init_fn), and the result is plain JSON.
+ * runs (driver, a queue worker on another node) nor on which threads: everything it needs arrives in
+ * TaskContext — per-process resources built once (Ray's init_fn: byte source, scorer, part writer)
+ * and per-run options — and the result is plain JSON.
  *
  * Pipeline per partition, every stage bounded:
- *   fetch bytes in chunks (≤ 2 chunks in flight) → decode in the pool (≤ 2 tasks per thread)
- *   → batches → inference (≤ 2 batches waiting) → rows, sorted by image_name → one part file.
+ *   fetch bytes in chunks (≤ 2 chunks in memory) → the scorer (decode + inference on its threads,
+ *   `concurrency` calls of `chunkSize` images in flight) → rows, sorted by image_name → one part file.
+ * This thread only fetches, turns outputs into rows and writes: it never runs a model, so queue lock
+ * renewals and progress stay on time.
  *
  * Each image yields exactly one row; a bad image is an `error` row and never fails the partition.
- * If this throws (byte source down, disk full, decode pool died), the part file is aborted (removed)
- * and the caller retries the partition with a new attempt id; nothing of this attempt is visible.
+ * If this throws (byte source down, disk full, a scoring thread died), the part file is aborted
+ * (removed) and the caller retries the partition with a new attempt id; nothing of this attempt is
+ * visible.
  */
 import pLimit from 'p-limit';
 import type { ByteSource } from '../bytes/ByteSource.js';
-import type { DecodePool } from '../decode/DecodePool.js';
-import type { ModelSession } from '../model/ModelSession.js';
+import type { LoadedModel } from '../model/loadModelCard.js';
 import { activate, normalizeEmbedding, topK } from '../model/postprocess.js';
 import { partitionFileName, type PartCommitMessage, type PartitionManifest } from '../plan/manifest.js';
 import { joinLocation } from '../sink/location.js';
 import type { PartWriter } from '../sink/PartWriter.js';
 import type { ResultRow } from '../sink/resultRow.js';
-import type { ErrorReason } from '../util/errors.js';
+import type { ScoreOutcome } from './scoring/scoreImages.js';
+import type { Scorer } from './scoring/Scorer.js';
 
-export interface TaskContext {
+/** Built once per process (per model and byte source) and shared by every partition it runs. */
+export interface TaskResources {
   bytes: ByteSource;
-  decoder: DecodePool;
-  session: ModelSession;
+  /** Decode + inference, on the topology chosen for the device. */
+  scorer: Scorer;
+  /** The card and labels, for turning outputs into rows (no session here). */
+  model: LoadedModel;
   openPartWriter: (file: string) => PartWriter;
-  /** Images per inference batch. @defaultValue 16 */
-  batchSize: number;
+}
+
+/** What one run (or one attempt) sets. */
+export interface TaskRunOptions {
   /** Header check before decoding. */
   maxPixels: number;
   /** Names per byte-source request. @defaultValue 64 */
@@ -37,13 +46,9 @@ export interface TaskContext {
   onImages?: (count: number) => void;
 }
 
+export type TaskContext = TaskResources & TaskRunOptions;
+
 type Ref = PartitionManifest['images'][number];
-interface Decoded {
-  ref: Ref;
-  tensor: Float32Array | Uint8Array;
-  width: number;
-  height: number;
-}
 
 /**
  * The folder an attempt writes into: `<table>/_staging/<run>/attempt-<partition>-<attempt>/`
@@ -56,102 +61,69 @@ export function attemptDir(tableLocation: string, runId: string, partition: numb
 export async function runPartition(manifest: PartitionManifest, ctx: TaskContext, stagedFile: string, attempt: string): Promise<PartCommitMessage> {
   const started = performance.now();
   const metrics = { fetch_ms: 0, decode_ms: 0, infer_ms: 0, write_ms: 0, elapsed_ms: 0 };
+  const timings = { decodeMs: 0, inferMs: 0 };
   const runId = manifest.run_id;
   const rows: ResultRow[] = [];
-  const { session } = ctx;
-  const model = session.model;
+  const { scorer, model } = ctx;
+  const request = { input: model.card.input, maxPixels: ctx.maxPixels };
+  // Only a source that serves the very bytes the catalog's sha1 describes can be checked against it.
+  const checkSha1 = ctx.bytes.servesCatalogBytes === true;
 
-  const errorRow = (ref: Ref, reason: ErrorReason, width: number | null = null, height: number | null = null): ResultRow => ({
-    ...baseRow(ref, runId),
-    status: 'error',
-    error: reason,
-    width,
-    height,
-  });
   const finish = (row: ResultRow) => {
     rows.push(row);
     ctx.onImages?.(1);
   };
-
-  // Inference: batches run one after another, overlapped with decoding of the next ones.
-  let batch: Decoded[] = [];
-  let inferTail: Promise<void> = Promise.resolve();
-  let batchesWaiting = 0;
-  let inferError: unknown = null;
-  const inferBatch = async (items: Decoded[]) => {
-    const t0 = performance.now();
-    try {
-      const outputs = await inferWithIsolation(session, items);
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i]!;
-        const out = outputs[i];
-        finish(out ? okRow(item, out) : errorRow(item.ref, 'inference_failed', item.width, item.height));
-      }
-    } catch (e) {
-      inferError ??= e;
-    } finally {
-      metrics.infer_ms += performance.now() - t0;
-      batchesWaiting--;
-    }
-  };
-  const flushBatch = () => {
-    if (batch.length === 0) return;
-    const items = batch;
-    batch = [];
-    batchesWaiting++;
-    inferTail = inferTail.then(() => inferBatch(items));
-  };
-  const okRow = (item: Decoded, out: Float32Array): ResultRow => {
-    const row: ResultRow = { ...baseRow(item.ref, runId), status: 'ok', error: null, width: item.width, height: item.height };
+  const rowOf = (ref: Ref, o: ScoreOutcome): ResultRow => {
+    if (!o.ok) return { ...baseRow(ref, runId), status: 'error', error: o.reason, width: o.width, height: o.height };
+    const row: ResultRow = { ...baseRow(ref, runId), status: 'ok', error: null, width: o.width, height: o.height };
     if (model.card.task === 'classifier') {
-      const scores = activate(out, model.card.output.activation);
+      const scores = activate(o.output, model.card.output.activation);
       const top = topK(scores, model.labels!, model.card.output.top_k);
       row.label = top[0]!.label;
       row.score = top[0]!.score;
       row.top_k = top;
     } else {
-      row.embedding = normalizeEmbedding(out, model.card.output.normalize);
+      row.embedding = normalizeEmbedding(o.output, model.card.output.normalize);
     }
     return row;
   };
 
-  const decodeLimit = pLimit(ctx.decoder.threads * 2);
-  const decodeOne = async (ref: Ref, bytes: Uint8Array) => {
-    const t0 = performance.now();
-    const outcome = await ctx.decoder.decode(bytes, model.card.input, ctx.maxPixels);
-    metrics.decode_ms += performance.now() - t0;
-    if (!outcome.ok) return finish(errorRow(ref, outcome.reason));
-    // Back-pressure: do not let decoded tensors pile up behind a slower model.
-    while (batchesWaiting >= 2) await inferTail;
-    batch.push({ ref, tensor: outcome.tensor, width: outcome.width, height: outcome.height });
-    if (batch.length >= ctx.batchSize) flushBatch();
+  const scoreLimit = pLimit(scorer.concurrency);
+  const scoreChunk = async (refs: Ref[], found: Map<string, Uint8Array>) => {
+    const present = refs.filter((r) => found.has(r.image_name));
+    for (const ref of refs) if (!found.has(ref.image_name)) finish({ ...baseRow(ref, runId), status: 'error', error: 'missing_bytes' });
+    if (present.length === 0) return;
+    const items = present.map((r) => ({ bytes: found.get(r.image_name)!, sha1: checkSha1 ? r.sha1 : null }));
+    const outcomes = await scorer.score(items, request, timings);
+    present.forEach((ref, i) => finish(rowOf(ref, outcomes[i]!)));
   };
 
-  const chunkSize = ctx.fetchChunk ?? 64;
+  // A fetch chunk holds at least one scorer call, so a large --batch-size really makes large batches.
+  const fetchChunk = Math.max(ctx.fetchChunk ?? 64, scorer.chunkSize);
   let previousChunk: Promise<unknown> = Promise.resolve();
-  for (let start = 0; start < manifest.images.length; start += chunkSize) {
-    const chunk = manifest.images.slice(start, start + chunkSize);
+  let failure: unknown = null;
+  for (let start = 0; start < manifest.images.length && failure === null; start += fetchChunk) {
+    const chunk = manifest.images.slice(start, start + fetchChunk);
     const t0 = performance.now();
     const found = await ctx.bytes.fetch(chunk.map((r) => r.image_name));
     metrics.fetch_ms += performance.now() - t0;
-    const decodes: Promise<unknown>[] = [];
-    for (const ref of chunk) {
-      const bytes = found.get(ref.image_name);
-      if (!bytes) finish(errorRow(ref, 'missing_bytes'));
-      else decodes.push(decodeLimit(() => decodeOne(ref, bytes)));
+    const calls: Promise<void>[] = [];
+    for (let i = 0; i < chunk.length; i += scorer.chunkSize) {
+      calls.push(scoreLimit(() => scoreChunk(chunk.slice(i, i + scorer.chunkSize), found)));
     }
     // Keep at most two chunks of bytes in memory: wait for the previous chunk before fetching on.
     await previousChunk;
-    previousChunk = Promise.all(decodes);
+    previousChunk = Promise.all(calls).catch((e: unknown) => {
+      failure ??= e;
+    });
   }
   await previousChunk;
-  flushBatch();
-  await inferTail;
-  if (inferError) throw inferError;
+  if (failure !== null) throw failure;
   if (rows.length !== manifest.images.length) {
     throw new Error(`partition ${manifest.partition}: ${rows.length} rows for ${manifest.images.length} images`);
   }
-
+  metrics.decode_ms = timings.decodeMs;
+  metrics.infer_ms = timings.inferMs;
   metrics.elapsed_ms = performance.now() - started;
   return writePart(manifest, rows, ctx, stagedFile, attempt, metrics);
 }
@@ -232,37 +204,4 @@ function baseRow(ref: Ref, runId: string): ResultRow {
     run_id: runId,
     processed_at: Date.now(),
   };
-}
-
-/**
- * Run a batch; if onnxruntime rejects it, run its images one by one so a single bad tensor costs one
- * `inference_failed` row, not the batch. Returns one output (or null) per item.
- */
-async function inferWithIsolation(session: ModelSession, items: Decoded[]): Promise<(Float32Array | null)[]> {
-  try {
-    return await inferBatch(session, items);
-  } catch (e) {
-    if (items.length === 1) return [null];
-    const single: (Float32Array | null)[] = [];
-    for (const item of items) single.push(...(await inferWithIsolation(session, [item])));
-    return single;
-  }
-}
-
-/** Pack tensors into one input (padding to a fixed batch size when the graph has one), split the output. */
-async function inferBatch(session: ModelSession, items: Decoded[]): Promise<Float32Array[]> {
-  const per = session.valuesPerImage;
-  const width = session.outputWidth;
-  const groupSize = session.fixedBatch ?? items.length;
-  const results: Float32Array[] = [];
-  for (let start = 0; start < items.length; start += groupSize) {
-    const group = items.slice(start, start + groupSize);
-    const count = session.fixedBatch ?? group.length;
-    const first = group[0]!.tensor;
-    const input = first instanceof Float32Array ? new Float32Array(count * per) : new Uint8Array(count * per);
-    group.forEach((item, i) => input.set(item.tensor, i * per));
-    const out = await session.run(input, count);
-    for (let i = 0; i < group.length; i++) results.push(out.slice(i * width, (i + 1) * width));
-  }
-  return results;
 }

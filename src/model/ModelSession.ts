@@ -1,7 +1,9 @@
 /**
- * One onnxruntime-node InferenceSession for a loaded model card, made once per process (per GPU) by
- * `ModelSession.create` and then used for many batches. `run` is async: onnxruntime runs the graph on
- * its own threads, so the event loop stays free while a batch is inferred.
+ * One onnxruntime-node InferenceSession for a loaded model card (the `Model` of src/model/Model.ts),
+ * made once per thread by `ModelSession.create` and then used for many batches. onnxruntime-node
+ * 1.30 runs `session.run` synchronously on the calling JavaScript thread (the promise resolves
+ * after the graph ran; intra-op threads only split the work inside one run), so the executors keep
+ * sessions in worker threads (src/exec/scoring): the driver's and queue worker's event loop stays free.
  *
  * Creation checks that the graph fits the card (input and output names, layout and size, dtype,
  * output width against labels or dim) and fails with a UsageError naming the mismatch.
@@ -12,6 +14,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { UsageError } from '../util/errors.js';
 import type { LoadedModel } from './loadModelCard.js';
+import type { Model } from './Model.js';
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 
@@ -24,7 +27,7 @@ export interface ModelSessionOptions {
   warn?: (message: string) => void;
 }
 
-export class ModelSession {
+export class ModelSession implements Model {
   private constructor(
     readonly model: LoadedModel,
     private readonly session: ort.InferenceSession,

@@ -24,7 +24,8 @@ export const ERROR_REASONS = [
   'truncated', // the file ends before the image does
   'decode_failed', // corrupt or otherwise undecodable
   'too_many_pixels', // width × height over --max-pixels (checked from the header)
-  'inference_failed', // the model failed on this image's batch, alone
+  'bytes_changed', // the bytes served are not the ones the plan's sha1 describes (the file changed since planning)
+  'inference_failed', // the model failed on this image alone, or returned NaN/infinite values
   'partition_failed', // the whole partition failed after its retries (queue executor)
 ] as const;
 export type ErrorReason = (typeof ERROR_REASONS)[number];

@@ -118,7 +118,7 @@ export class QueueWorker {
         const message = await contexts.use(run, async (ctx) => {
           let images = 0;
           let reported = 0;
-          const device = ctx.session.provider;
+          const device = ctx.scorer.topology.provider;
           const report = (force = false) => {
             if (!force && performance.now() - reported < 500) return;
             reported = performance.now();

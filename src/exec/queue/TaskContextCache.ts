@@ -52,7 +52,7 @@ export class TaskContextCache {
     try {
       const opened = await entry.opened;
       await this.evict();
-      return await body({ ...opened.ctx, batchSize: run.options.batch_size, maxPixels: run.options.max_pixels });
+      return await body({ ...opened.ctx, maxPixels: run.options.max_pixels });
     } finally {
       entry.users--;
       entry.lastUsed = Date.now();
