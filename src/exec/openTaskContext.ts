@@ -13,7 +13,8 @@ import { openTableStore } from '../sink/openTableStore.js';
 import { createParquetPartWriter } from '../sink/parquetPartWriter.js';
 import { withRemoteUpload } from '../sink/UploadingPartWriter.js';
 import { UsageError } from '../util/errors.js';
-import { openScorer, type TopologyChoice } from './scoring/openScorer.js';
+import { openScorer, type ScorerOptions, type TopologyChoice } from './scoring/openScorer.js';
+import type { Scorer } from './scoring/Scorer.js';
 import type { TaskContext } from './task.js';
 
 export interface TaskContextOptions {
@@ -31,6 +32,11 @@ export interface TaskContextOptions {
   onImages?: (n: number) => void;
   /** Where warnings go (CUDA asked for but missing); @defaultValue stderr. */
   warn?: (message: string) => void;
+  /**
+   * A scorer already being opened for this model (`openScorer`), e.g. started while the driver was
+   * planning: its threads load the model meanwhile. The context takes it over (and closes it).
+   */
+  scorer?: Promise<Scorer>;
 }
 
 export interface OpenedTaskContext {
@@ -39,19 +45,17 @@ export interface OpenedTaskContext {
 }
 
 export async function openTaskContext(run: RunSpec, options: TaskContextOptions): Promise<OpenedTaskContext> {
-  const model = await loadModel(run.model.card);
-  if (model.card.sha256 !== run.model.sha256) {
-    throw new UsageError(`Run ${run.run_id} was planned with ${run.model.qualified} sha256 ${run.model.sha256}, but its card now says ${model.card.sha256}; start a new run.`);
+  let model;
+  try {
+    model = await loadModel(run.model.card);
+    if (model.card.sha256 !== run.model.sha256) {
+      throw new UsageError(`Run ${run.run_id} was planned with ${run.model.qualified} sha256 ${run.model.sha256}, but its card now says ${model.card.sha256}; start a new run.`);
+    }
+  } catch (e) {
+    void options.scorer?.then((s) => s.close(), () => undefined);
+    throw e;
   }
-  const scorer = await openScorer(model, {
-    device: options.device,
-    topology: options.topology,
-    lanes: options.lanes,
-    threads: options.threads,
-    inferenceThreads: options.inferenceThreads,
-    batchSize: options.batchSize,
-    warn: options.warn,
-  });
+  const scorer = await (options.scorer ?? openScorer(model, scorerOptions(options)));
   let bytes;
   try {
     bytes = await openByteSource(run.bytes);
@@ -78,5 +82,18 @@ export async function openTaskContext(run: RunSpec, options: TaskContextOptions)
       bytes.close();
       await scorer.close();
     },
+  };
+}
+
+/** The scorer part of the options (what `openScorer` needs). */
+export function scorerOptions(options: TaskContextOptions): ScorerOptions {
+  return {
+    device: options.device,
+    topology: options.topology,
+    lanes: options.lanes,
+    threads: options.threads,
+    inferenceThreads: options.inferenceThreads,
+    batchSize: options.batchSize,
+    warn: options.warn,
   };
 }
