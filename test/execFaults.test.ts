@@ -13,7 +13,7 @@
  * The poison case (partition_failed rows) is in test/queue.test.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -163,6 +163,30 @@ describe('a full disk', () => {
 });
 
 describe('a byte source that goes away', () => {
+  it("the warehouse's image_bytes unreadable fails the run (exit 1, nothing committed, no rows); back in place, --resume commits", async () => {
+    const copy = path.join(tmp.dir, 'wh-bytes-gone');
+    cpSync(wh, copy, { recursive: true });
+    const parts = path.join(tmp.dir, 'bytes-gone-partitions');
+    const planned = imgpipe(['run', '--warehouse', copy, '--model', 'quality-basic', '--all', '--partition-size', '50', '--partitions-dir', parts, '--snapshot', '2026-05-04', '--plan-only', '--json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    const { run_id: runId } = JSON.parse(planned.stdout) as { run_id: string };
+    const bytesDir = path.join(copy, 'image_bytes');
+    renameSync(bytesDir, `${bytesDir}.away`);
+    const failed = imgpipe(['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet']);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/The byte source failed \(EBYTESOURCE\) fetching 50 images: IO Error: No files found/);
+    expect(failed.stderr).toContain(`imgpipe run --resume ${runId}`);
+    const table = path.join(copy, 'classifications');
+    expect(existsSync(path.join(table, 'model=quality-basic-1'))).toBe(false);
+    expect(doneRecords(path.join(parts, runId))).toEqual([]);
+
+    renameSync(`${bytesDir}.away`, bytesDir);
+    const resumed = imgpipe(['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ run_id: runId, selected: 301, ok: 296, error: 5, failed_partitions: [] });
+    expect(await partitionFailedRows(table)).toBe(0);
+  }, 120_000);
+
   it('an HTTP byte source resetting connections mid-run fails the run (exit 1), with no rows for it; --resume redoes only what did not finish', async () => {
     const sharp = (await import('sharp')).default;
     const names = Array.from({ length: 40 }, (_, i) => `Img_${String(i).padStart(2, '0')}.png`);

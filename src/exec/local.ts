@@ -22,7 +22,7 @@ import { asInfrastructureError } from '../util/infraErrors.js';
 import type { Executor, PartitionOutcome } from './Executor.js';
 import { openTaskContext, type OpenedTaskContext, type TaskContextOptions } from './openTaskContext.js';
 import { attemptDir, runPartition, type TaskContext } from './task.js';
-import { withWriteDiagnosis } from './withWriteDiagnosis.js';
+import { withFaultDiagnosis } from './withFaultDiagnosis.js';
 
 export interface LocalExecutorOptions {
   /** Attempts per partition before it is reported as failed. @defaultValue 3 */
@@ -52,7 +52,7 @@ export class LocalExecutor implements Executor {
     this.opened ??= await openTaskContext(run, this.options.context);
     const base = this.opened.ctx;
     this.devices.add(base.session.provider);
-    const ctx: TaskContext = { ...base, openPartWriter: withWriteDiagnosis(base.openPartWriter) };
+    const ctx = withFaultDiagnosis(base);
     const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
     const limit = pLimit(this.options.partitionConcurrency ?? 2);
     let failed: unknown = null;
