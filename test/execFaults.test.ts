@@ -187,7 +187,7 @@ describe('a byte source that goes away', () => {
     expect(await partitionFailedRows(table)).toBe(0);
   }, 120_000);
 
-  it('an HTTP byte source resetting connections mid-run fails the run (exit 1), with no rows for it; --resume redoes only what did not finish', async () => {
+  it('an HTTP byte source resetting connections mid-run fails the run (exit 1), with no rows for it; --resume redoes what did not finish and distrusts failure records', async () => {
     const sharp = (await import('sharp')).default;
     const names = Array.from({ length: 40 }, (_, i) => `Img_${String(i).padStart(2, '0')}.png`);
     const bytes = new Map<string, Buffer>();
@@ -226,7 +226,16 @@ describe('a byte source that goes away', () => {
       const staged = await query(`SELECT status, count(*)::INTEGER AS n FROM read_parquet(${lit(path.join(table, '**', '*.parquet'))}) GROUP BY ALL`);
       expect(staged).toEqual([{ status: 'ok', n: 20 }]);
 
-      // The source is back: the resumed run fetches only the 20 images not done, each once.
+      // A done record with `failure` (what an older imgpipe wrote for a partition that failed on
+      // infrastructure: partition_failed rows) is not trusted on resume: that partition runs again.
+      const [doneFile] = readdirSync(path.join(parts, runId)).filter((f) => f.endsWith('.done.json')).sort();
+      const recordPath = path.join(parts, runId, doneFile!);
+      const record = JSON.parse(readFileSync(recordPath, 'utf8'));
+      const distrusted = (await query(`SELECT image_name FROM read_parquet(${lit(record.staged_path)}) ORDER BY 1`)).map((r) => r.image_name as string);
+      expect(distrusted.length).toBe(10);
+      writeFileSync(recordPath, JSON.stringify({ ...record, failure: { attempts: 3, last_error: 'Parquet error: Corrupt footer' } }));
+
+      // The source is back: the resumed run fetches the 20 images not done and the 10 distrusted ones, each once.
       healthy = Number.MAX_SAFE_INTEGER;
       const before = new Map(hits);
       const resumed = await imgpipeCollect(['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet']);
@@ -235,7 +244,8 @@ describe('a byte source that goes away', () => {
       expect(result).toMatchObject({ run_id: runId, selected: 40, ok: 40, error: 0, failed_partitions: [] });
       const rows = await rowsOf(result.output);
       expect(rows.map((r) => r.image_name)).toEqual(names);
-      expect(names.filter((n) => (hits.get(n) ?? 0) - (before.get(n) ?? 0) !== (before.has(n) ? 0 : 1))).toEqual([]);
+      const fetchedAgain = (n: string) => (hits.get(n) ?? 0) - (before.get(n) ?? 0);
+      expect(names.filter((n) => fetchedAgain(n) !== (before.has(n) && !distrusted.includes(n) ? 0 : 1))).toEqual([]);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
