@@ -177,7 +177,7 @@ describe('a byte source that goes away', () => {
     expect(failed.stderr).toMatch(/The byte source failed \(EBYTESOURCE\) fetching 50 images: IO Error: No files found/);
     expect(failed.stderr).toContain(`imgpipe run --resume ${runId}`);
     const table = path.join(copy, 'classifications');
-    expect(existsSync(path.join(table, 'model=quality-basic-1'))).toBe(false);
+    expect(existsSync(path.join(table, 'model=quality-basic-1', 'snapshot=2026-05-04'))).toBe(false);
     expect(doneRecords(path.join(parts, runId))).toEqual([]);
 
     renameSync(`${bytesDir}.away`, bytesDir);
