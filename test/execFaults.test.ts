@@ -13,7 +13,7 @@
  * The poison case (partition_failed rows) is in test/queue.test.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -163,7 +163,31 @@ describe('a full disk', () => {
 });
 
 describe('a byte source that goes away', () => {
-  it('an HTTP byte source resetting connections mid-run fails the run (exit 1), with no rows for it; --resume redoes only what did not finish', async () => {
+  it("the warehouse's image_bytes unreadable fails the run (exit 1, nothing committed, no rows); back in place, --resume commits", async () => {
+    const copy = path.join(tmp.dir, 'wh-bytes-gone');
+    cpSync(wh, copy, { recursive: true });
+    const parts = path.join(tmp.dir, 'bytes-gone-partitions');
+    const planned = imgpipe(['run', '--warehouse', copy, '--model', 'quality-basic', '--all', '--partition-size', '50', '--partitions-dir', parts, '--snapshot', '2026-05-04', '--plan-only', '--json']);
+    expect(planned.code, planned.stderr).toBe(0);
+    const { run_id: runId } = JSON.parse(planned.stdout) as { run_id: string };
+    const bytesDir = path.join(copy, 'image_bytes');
+    renameSync(bytesDir, `${bytesDir}.away`);
+    const failed = imgpipe(['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet']);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/The byte source failed \(EBYTESOURCE\) fetching 50 images: IO Error: No files found/);
+    expect(failed.stderr).toContain(`imgpipe run --resume ${runId}`);
+    const table = path.join(copy, 'classifications');
+    expect(existsSync(path.join(table, 'model=quality-basic-1', 'snapshot=2026-05-04'))).toBe(false);
+    expect(doneRecords(path.join(parts, runId))).toEqual([]);
+
+    renameSync(`${bytesDir}.away`, bytesDir);
+    const resumed = imgpipe(['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({ run_id: runId, selected: 301, ok: 296, error: 5, failed_partitions: [] });
+    expect(await partitionFailedRows(table)).toBe(0);
+  }, 120_000);
+
+  it('an HTTP byte source resetting connections mid-run fails the run (exit 1), with no rows for it; --resume redoes what did not finish and distrusts failure records', async () => {
     const sharp = (await import('sharp')).default;
     const names = Array.from({ length: 40 }, (_, i) => `Img_${String(i).padStart(2, '0')}.png`);
     const bytes = new Map<string, Buffer>();
@@ -202,7 +226,16 @@ describe('a byte source that goes away', () => {
       const staged = await query(`SELECT status, count(*)::INTEGER AS n FROM read_parquet(${lit(path.join(table, '**', '*.parquet'))}) GROUP BY ALL`);
       expect(staged).toEqual([{ status: 'ok', n: 20 }]);
 
-      // The source is back: the resumed run fetches only the 20 images not done, each once.
+      // A done record with `failure` (what an older imgpipe wrote for a partition that failed on
+      // infrastructure: partition_failed rows) is not trusted on resume: that partition runs again.
+      const [doneFile] = readdirSync(path.join(parts, runId)).filter((f) => f.endsWith('.done.json')).sort();
+      const recordPath = path.join(parts, runId, doneFile!);
+      const record = JSON.parse(readFileSync(recordPath, 'utf8'));
+      const distrusted = (await query(`SELECT image_name FROM read_parquet(${lit(record.staged_path)}) ORDER BY 1`)).map((r) => r.image_name as string);
+      expect(distrusted.length).toBe(10);
+      writeFileSync(recordPath, JSON.stringify({ ...record, failure: { attempts: 3, last_error: 'Parquet error: Corrupt footer' } }));
+
+      // The source is back: the resumed run fetches the 20 images not done and the 10 distrusted ones, each once.
       healthy = Number.MAX_SAFE_INTEGER;
       const before = new Map(hits);
       const resumed = await imgpipeCollect(['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet']);
@@ -211,7 +244,8 @@ describe('a byte source that goes away', () => {
       expect(result).toMatchObject({ run_id: runId, selected: 40, ok: 40, error: 0, failed_partitions: [] });
       const rows = await rowsOf(result.output);
       expect(rows.map((r) => r.image_name)).toEqual(names);
-      expect(names.filter((n) => (hits.get(n) ?? 0) - (before.get(n) ?? 0) !== (before.has(n) ? 0 : 1))).toEqual([]);
+      const fetchedAgain = (n: string) => (hits.get(n) ?? 0) - (before.get(n) ?? 0);
+      expect(names.filter((n) => fetchedAgain(n) !== (before.has(n) && !distrusted.includes(n) ? 0 : 1))).toEqual([]);
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -23,7 +23,7 @@ import type { Executor, PartitionOutcome } from './Executor.js';
 import { openTaskContext, type OpenedTaskContext, type TaskContextOptions } from './openTaskContext.js';
 import { describeTopology } from './scoring/Scorer.js';
 import { attemptDir, runPartition, type TaskContext } from './task.js';
-import { withWriteDiagnosis } from './withWriteDiagnosis.js';
+import { withFaultDiagnosis } from './withFaultDiagnosis.js';
 
 export interface LocalExecutorOptions {
   /** Attempts per partition before it is reported as failed. @defaultValue 3 */
@@ -56,7 +56,7 @@ export class LocalExecutor implements Executor {
     const base = this.opened.ctx;
     this.devices.add(base.scorer.topology.provider);
     this.topology = describeTopology(base.scorer.topology);
-    const ctx: TaskContext = { ...base, openPartWriter: withWriteDiagnosis(base.openPartWriter) };
+    const ctx = withFaultDiagnosis(base);
     const store = openTableStore(run.table_location, { hdfsUser: run.hdfs?.user });
     const limit = pLimit(this.options.partitionConcurrency ?? 2);
     let failed: unknown = null;

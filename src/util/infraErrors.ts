@@ -41,6 +41,9 @@ const CODES: Record<string, string> = {
 
 /** The same causes as they appear in text (strerror wording, DuckDB, a BullMQ failedReason). */
 const MESSAGE_PATTERNS: [RegExp, string][] = [
+  // The byte source as a whole (first, so it is named as such whatever its requests died of):
+  // `withFaultDiagnosis` and HttpByteSource, which throws this when most of a chunk's requests fail.
+  [/\(EBYTESOURCE\)|HTTP byte source: \d+ of \d+ requests failed/, 'EBYTESOURCE'],
   [/\bENOSPC\b|no space left on device/i, 'ENOSPC'],
   [/\bEDQUOT\b|disk quota exceeded/i, 'EDQUOT'],
   [/\bEROFS\b|read-only file system/i, 'EROFS'],
@@ -49,8 +52,6 @@ const MESSAGE_PATTERNS: [RegExp, string][] = [
   [/\bECONNRESET\b|connection reset|socket hang up/i, 'ECONNRESET'],
   [/\bECONNREFUSED\b|connection refused/i, 'ECONNREFUSED'],
   [/\b(ETIMEDOUT|ECONNABORTED|EPIPE|ENOTCONN|EHOSTUNREACH|ENETUNREACH|ENETDOWN|EAI_AGAIN|UND_ERR_SOCKET|UND_ERR_CONNECT_TIMEOUT)\b/, ''],
-  // HttpByteSource throws this when most of a chunk's requests fail: the source is down, not the images.
-  [/HTTP byte source: \d+ of \d+ requests failed/, 'EBYTESOURCE'],
 ];
 
 /**

@@ -34,7 +34,7 @@ import { openTableStore } from '../../sink/openTableStore.js';
 import type { TableStore } from '../../sink/TableStore.js';
 import { asInfrastructureError } from '../../util/infraErrors.js';
 import { attemptDir, runPartition } from '../task.js';
-import { withWriteDiagnosis } from '../withWriteDiagnosis.js';
+import { withFaultDiagnosis } from '../withFaultDiagnosis.js';
 import { partitionJobDataSchema, QUEUE_PREFIX, type PartitionJobData, type PartitionJobProgress } from './jobs.js';
 import { bullConnection, maskRedisSecrets, type RedisTarget } from './RedisTarget.js';
 import { TaskContextCache } from './TaskContextCache.js';
@@ -126,7 +126,7 @@ export class QueueWorker {
             void job.updateProgress(progress).catch(() => undefined);
           };
           report(true);
-          const result = await runPartition(manifest, { ...ctx, openPartWriter: withWriteDiagnosis(ctx.openPartWriter), onImages: (n) => ((images += n), report()) }, file, attempt);
+          const result = await runPartition(manifest, { ...withFaultDiagnosis(ctx), onImages: (n) => ((images += n), report()) }, file, attempt);
           report(true);
           return result;
         });

@@ -49,7 +49,11 @@ export interface RunStatus {
     retrying: number | null;
     /** Completed by a worker, waiting for the driver to commit it. */
     completed: number | null;
-    /** Failed all attempts, waiting for the driver to commit it as partition_failed rows. */
+    /**
+     * Failed all attempts, waiting for the driver: committed as partition_failed rows (poison), or,
+     * when the last error was infrastructure (disk full, byte source gone), failing the run (a
+     * resumed driver queues it afresh).
+     */
     failed: number | null;
     /** Neither done nor in the queue: a driver has yet to add them. */
     not_queued: number | null;
