@@ -18,6 +18,8 @@ export function withFaultDiagnosis(ctx: TaskContext): TaskContext {
 
 function diagnosingByteSource(inner: ByteSource): ByteSource {
   return {
+    // Whether the bytes can be checked against the plan's sha1 is the inner source's to say.
+    servesCatalogBytes: inner.servesCatalogBytes,
     async fetch(imageNames) {
       try {
         return await inner.fetch(imageNames);
