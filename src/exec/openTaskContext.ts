@@ -33,10 +33,11 @@ export interface TaskContextOptions {
   /** Where warnings go (CUDA asked for but missing); @defaultValue stderr. */
   warn?: (message: string) => void;
   /**
-   * A scorer already being opened for this model (`openScorer`), e.g. started while the driver was
-   * planning: its threads load the model meanwhile. The context takes it over (and closes it).
+   * A scorer already being opened for this model (`openScorer`), started while the driver was
+   * planning so its threads load the model meanwhile; null when that failed (then one is opened
+   * here). The context uses it and closes it with itself.
    */
-  scorer?: Promise<Scorer>;
+  scorer?: Promise<Scorer | null>;
 }
 
 export interface OpenedTaskContext {
@@ -52,10 +53,10 @@ export async function openTaskContext(run: RunSpec, options: TaskContextOptions)
       throw new UsageError(`Run ${run.run_id} was planned with ${run.model.qualified} sha256 ${run.model.sha256}, but its card now says ${model.card.sha256}; start a new run.`);
     }
   } catch (e) {
-    void options.scorer?.then((s) => s.close(), () => undefined);
+    void options.scorer?.then((s) => s?.close(), () => undefined);
     throw e;
   }
-  const scorer = await (options.scorer ?? openScorer(model, scorerOptions(options)));
+  const scorer = (await options.scorer) ?? (await openScorer(model, scorerOptions(options)));
   let bytes;
   try {
     bytes = await openByteSource(run.bytes);
