@@ -7,31 +7,18 @@
  */
 import { openByteSource } from '../bytes/openByteSource.js';
 import { loadModel } from '../model/loadModelCard.js';
-import type { Device } from '../model/ModelSession.js';
 import type { RunSpec } from '../plan/manifest.js';
 import { openTableStore } from '../sink/openTableStore.js';
 import { createParquetPartWriter } from '../sink/parquetPartWriter.js';
 import { withRemoteUpload } from '../sink/UploadingPartWriter.js';
 import { UsageError } from '../util/errors.js';
-import { openScorer, type ScorerOptions, type TopologyChoice } from './scoring/openScorer.js';
+import { openScorer, type ScorerOptions } from './scoring/openScorer.js';
 import type { Scorer } from './scoring/Scorer.js';
 import type { TaskContext } from './task.js';
 
-export interface TaskContextOptions {
-  device: Device;
-  /** @defaultValue 'auto' (lanes on CPU, pooled on GPU) */
-  topology?: TopologyChoice;
-  /** Lanes of the lanes topology. @defaultValue the machine's cores */
-  lanes?: number;
-  /** Decode threads of the pooled topology (and lanes, when `lanes` is not given). @defaultValue the cores */
-  threads?: number;
-  /** onnxruntime intra-op threads per session. @defaultValue 1 per lane; onnxruntime's choice when pooled */
-  inferenceThreads?: number;
-  /** Images per inference call; 0 or undefined: chosen by topology (1 in lanes, 64 on GPU). */
-  batchSize?: number;
+/** How to open the scorer (ScorerOptions: device, topology, threads, batch), plus: */
+export interface TaskContextOptions extends ScorerOptions {
   onImages?: (n: number) => void;
-  /** Where warnings go (CUDA asked for but missing); @defaultValue stderr. */
-  warn?: (message: string) => void;
   /**
    * A scorer already being opened for this model (`openScorer`), started while the driver was
    * planning so its threads load the model meanwhile; null when that failed (then one is opened
@@ -56,7 +43,7 @@ export async function openTaskContext(run: RunSpec, options: TaskContextOptions)
     void options.scorer?.then((s) => s?.close(), () => undefined);
     throw e;
   }
-  const scorer = (await options.scorer) ?? (await openScorer(model, scorerOptions(options)));
+  const scorer = (await options.scorer) ?? (await openScorer(model, options));
   let bytes;
   try {
     bytes = await openByteSource(run.bytes);
@@ -86,15 +73,3 @@ export async function openTaskContext(run: RunSpec, options: TaskContextOptions)
   };
 }
 
-/** The scorer part of the options (what `openScorer` needs). */
-export function scorerOptions(options: TaskContextOptions): ScorerOptions {
-  return {
-    device: options.device,
-    topology: options.topology,
-    lanes: options.lanes,
-    threads: options.threads,
-    inferenceThreads: options.inferenceThreads,
-    batchSize: options.batchSize,
-    warn: options.warn,
-  };
-}

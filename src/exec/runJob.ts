@@ -34,7 +34,7 @@ import { UsageError } from '../util/errors.js';
 import type { Executor } from './Executor.js';
 import { executePartitions, trustedDoneMessages } from './executePartitions.js';
 import { LocalExecutor } from './local.js';
-import { scorerOptions, type TaskContextOptions } from './openTaskContext.js';
+import type { TaskContextOptions } from './openTaskContext.js';
 import { openScorer, type TopologyChoice } from './scoring/openScorer.js';
 import type { Scorer } from './scoring/Scorer.js';
 import { QueueExecutor } from './queue/QueueExecutor.js';
@@ -170,7 +170,7 @@ async function runJobWith(options: RunJobOptions, queueExecutor: QueueExecutor |
 function prewarmScorer(options: RunJobOptions): Promise<Scorer | null> {
   if (!options.model) return Promise.resolve(null);
   return loadModel(options.model, options.modelsDirs)
-    .then((model) => openScorer(model, scorerOptions(taskContextOptions(options))))
+    .then((model) => openScorer(model, taskContextOptions(options)))
     .catch(() => null);
 }
 
