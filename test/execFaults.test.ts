@@ -9,7 +9,8 @@
  *   the space is back;
  * - a byte source that goes away fails the run (exit 1), resumable, with no error rows for it;
  * - a queued run rides through a Redis restart and commits every image exactly once;
- * - an idle `imgpipe worker` exits at once on SIGTERM, Redis up or down.
+ * - an idle `imgpipe worker` exits at once on SIGTERM, Redis up or down;
+ * - what counts as infrastructure (src/util/infraErrors.ts), branch by branch.
  * The poison case (partition_failed rows) is in test/queue.test.ts.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -19,7 +20,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillDisk, mountTmpfs as mount, unmountTmpfs } from '../scripts/chaos/fillDisk.js';
-import { diagnoseWriteFailure, InfrastructureError } from '../src/util/infraErrors.js';
+import { UsageError } from '../src/util/errors.js';
+import { asInfrastructureError, diagnoseWriteFailure, InfrastructureError, infrastructureCode } from '../src/util/infraErrors.js';
 import { CLI, imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
 import { redisUnavailable, startRedis, type RedisServer } from './util/redisServer.js';
 
@@ -371,4 +373,38 @@ describe.skipIf(unavailable !== null)('Redis faults', () => {
     expect(down.stderr).toMatch(/idle; stopping now/);
     await redis.restart();
   }, 60_000);
+});
+
+describe('infrastructure error classification', () => {
+  const errno = (code: string, message: string, extra: Record<string, unknown> = {}) => Object.assign(new Error(message), { code, ...extra });
+
+  it('by code, through cause chains and AggregateErrors, naming the path', () => {
+    const enospc = errno('ENOSPC', "ENOSPC: no space left on device, open '/t/x.tmp'", { path: '/t/x.tmp' });
+    expect(infrastructureCode(enospc)).toBe('ENOSPC');
+    expect(asInfrastructureError(enospc)!.message).toBe("No space left on device (ENOSPC) at /t/x.tmp: ENOSPC: no space left on device, open '/t/x.tmp'");
+    expect(asInfrastructureError(enospc, '/t/part.parquet')!.message).toMatch(/^No space left on device \(ENOSPC\) writing \/t\/part\.parquet: /);
+    expect(infrastructureCode(new Error('Failed to rename a to b', { cause: errno('EIO', 'EIO: i/o error, rename') }))).toBe('EIO');
+    expect(infrastructureCode(new AggregateError([new Error('x'), errno('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1')]))).toBe('ECONNREFUSED');
+    expect(infrastructureCode(new TypeError('fetch failed', { cause: errno('UND_ERR_SOCKET', 'other side closed') }))).toBe('UND_ERR_SOCKET');
+  });
+
+  it('by message, for errors that crossed a process boundary (a BullMQ failedReason)', () => {
+    expect(infrastructureCode('No space left on device (ENOSPC) writing /t/part.parquet: …')).toBe('ENOSPC');
+    expect(infrastructureCode('IO Error: Could not write file "/t/x": Disk quota exceeded')).toBe('EDQUOT');
+    expect(infrastructureCode('EROFS: read-only file system, open')).toBe('EROFS');
+    expect(infrastructureCode('socket hang up')).toBe('ECONNRESET');
+    expect(infrastructureCode('HTTP byte source: 9 of 10 requests failed (first: A.jpg: HTTP 503 after 5 tries)')).toBe('EBYTESOURCE');
+    expect(infrastructureCode('The byte source failed (EBYTESOURCE) fetching 5 images: read ECONNRESET')).toBe('EBYTESOURCE');
+    expect(infrastructureCode('connect ETIMEDOUT 10.0.0.1:9870')).toBe('ETIMEDOUT');
+  });
+
+  it('anything else is not infrastructure, nor is a UsageError (it keeps exit 2)', () => {
+    for (const e of [new Error('Parquet error: Corrupt footer'), new Error('job stalled more than allowable limit'), errno('ENOENT', 'ENOENT: no such file'), 'partition 3: 19 rows for 20 images', null, undefined]) {
+      expect(infrastructureCode(e)).toBeNull();
+      expect(asInfrastructureError(e)).toBeNull();
+    }
+    expect(asInfrastructureError(new UsageError('Cannot reach Redis at 127.0.0.1:1 within 5 s (ECONNREFUSED)'))).toBeNull();
+    const already = new InfrastructureError('EIO', 'Input/output error (EIO) at /t');
+    expect(asInfrastructureError(already)).toBe(already);
+  });
 });

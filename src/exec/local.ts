@@ -4,8 +4,8 @@
  * with a new attempt. It only decides placement; the work is `runPartition`, and the driver
  * (`executePartitions`) commits what it reports.
  *
- * Per partition: up to `maxAttempts` attempts, each writing under its own staging folder (removed
- * when the attempt fails). Then one outcome: `finished` (the first attempt that wrote its part),
+ * Per partition: up to `maxAttempts` attempts (1 s, then 2 s apart), each writing under its own
+ * staging folder (removed when the attempt fails). Then one outcome: `finished` (the first attempt that wrote its part),
  * `infrastructure` (the last attempt failed on a full disk, an I/O error, a lost byte source…: the
  * run fails, resumable) or `poison` (every attempt failed for a reason of the partition's own, e.g.
  * a decode thread that died on it: its images become `partition_failed` rows).
@@ -28,6 +28,8 @@ import { withFaultDiagnosis } from './withFaultDiagnosis.js';
 export interface LocalExecutorOptions {
   /** Attempts per partition before it is reported as failed. @defaultValue 3 */
   maxAttempts?: number;
+  /** Delay before the second attempt of a partition; doubles each time (a disk being freed, a source restarting). @defaultValue 1000 ms */
+  backoffMs?: number;
   /** Partitions in flight at once (keeps the pipeline full across partition ends). @defaultValue 2 */
   partitionConcurrency?: number;
   /** How to open the TaskContext (model session, decode pool, byte source), once per execute. */
@@ -93,6 +95,7 @@ export class LocalExecutor implements Executor {
         lastError = asInfrastructureError(e) ?? e;
         await store.remove(dir).catch((err: Error) => log?.warn({ err, dir }, 'could not remove attempt folder; the commit removes it'));
         log?.warn({ err: lastError, partition, attempt }, `partition ${partition} attempt ${attemptNo} of ${maxAttempts} failed: ${(lastError as Error)?.message ?? lastError}`);
+        if (attemptNo < maxAttempts && !this.stopping) await new Promise((r) => setTimeout(r, (this.options.backoffMs ?? 1000) * 2 ** (attemptNo - 1)));
       }
     }
     const infra = asInfrastructureError(lastError);

@@ -13,9 +13,10 @@
  * If an attempt throws, its folder is removed and BullMQ retries the job with backoff (`attempts`,
  * set by the driver). An infrastructure failure (disk full, I/O error, lost byte source) is thrown
  * with its root cause named ("No space left on device (ENOSPC) writing …", see infraErrors.ts), so
- * the job's failedReason tells the driver to fail the run rather than write partition_failed rows. If the process dies, the job's lock expires and another worker's stalled
- * check puts it back (at most `maxStalledCount` times; then it fails). Whatever a dead attempt left
- * in staging is removed when the driver commits the run.
+ * the job's failedReason tells the driver to fail the run rather than write partition_failed rows.
+ * If the process dies, the job's lock expires and another worker's stalled check puts it back (at
+ * most `maxStalledCount` times; then it fails, and the driver writes the partition as poison).
+ * Whatever a dead attempt left in staging is removed when the driver commits the run.
  *
  * Event loop: decode runs in piscina threads and inference on onnxruntime's threads (its `run` is
  * async); what stays here is bookkeeping and the Parquet encoder, which streams a record batch at a
@@ -94,12 +95,12 @@ export class QueueWorker {
     const processor = async (job: PartitionJob, token?: string): Promise<PartCommitMessage> => {
       flight.jobs++;
       try {
-        return await runJob(job, token);
+        return await attemptJob(job, token);
       } finally {
         flight.jobs--;
       }
     };
-    const runJob = async (job: PartitionJob, token?: string): Promise<PartCommitMessage> => {
+    const attemptJob = async (job: PartitionJob, token?: string): Promise<PartCommitMessage> => {
       const parsed = partitionJobDataSchema.safeParse(job.data);
       if (!parsed.success) {
         throw new UnrecoverableError(`job ${job.id} is not an imgpipe partition job (format 1): ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
