@@ -22,20 +22,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillDisk, mountTmpfs as mount, unmountTmpfs } from '../scripts/chaos/fillDisk.js';
 import { UsageError } from '../src/util/errors.js';
 import { asInfrastructureError, diagnoseWriteFailure, InfrastructureError, infrastructureCode } from '../src/util/infraErrors.js';
-import { CLI, imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, lit, query, tempDir, waitFor } from './util/cli.js';
 import { redisUnavailable, startRedis, type RedisServer } from './util/redisServer.js';
 
 const COLUMNS = 'image_name, page_id, sha1, status, error, label, score, top_k, embedding, width, height';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const waitFor = async <T>(what: string, probe: () => T | null | undefined | Promise<T | null | undefined>, timeoutMs = 60_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-};
 
 const tmp = tempDir('imgpipe-faults-');
 const wh = path.join(tmp.dir, 'wh');

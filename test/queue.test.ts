@@ -17,7 +17,7 @@ import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attemptsIn, chaosRun } from '../scripts/chaos/chaosRun.js';
 import { makeChaosWarehouse } from '../scripts/chaos/chaosWarehouse.js';
-import { CLI, imgpipe, lit, query, tempDir } from './util/cli.js';
+import { CLI, imgpipe, lit, query, tempDir, waitFor } from './util/cli.js';
 import { freePort, redisUnavailable, startRedis, type RedisServer } from './util/redisServer.js';
 
 const unavailable = redisUnavailable();
@@ -67,15 +67,6 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
       if (existsSync(file) && JSON.parse(readFileSync(file, 'utf8')).snapshot === snapshot) return d;
     }
     return null;
-  };
-  const waitFor = async <T>(what: string, probe: () => T | null | undefined | Promise<T | null | undefined>, timeoutMs = 60_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== null && value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(50);
-    }
   };
   const rowsOf = (output: string) => query(`SELECT ${COLUMNS} FROM read_parquet(${lit(path.join(output, '*.parquet'))}) ORDER BY image_name`);
   const openQueue = (name: string) => {

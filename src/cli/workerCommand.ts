@@ -12,6 +12,7 @@ import { checkRedis } from '../exec/queue/checkRedis.js';
 import { QueueWorker, type AttemptEvent } from '../exec/queue/QueueWorker.js';
 import type { Device } from '../model/ModelSession.js';
 import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
+import type { TopologyChoice } from '../exec/scoring/openScorer.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { queueNameOption, redisPasswordFileOption, redisUrlOption, resolveQueueFlags, type RedisFlags } from './redisOptions.js';
 
@@ -19,6 +20,8 @@ interface WorkerFlags extends RedisFlags {
   concurrency: string;
   device: Device;
   threads?: string;
+  topology: string;
+  inferenceThreads?: string;
   modelsDir: string[];
   name?: string;
   lockDuration: string;
@@ -39,7 +42,9 @@ export function registerWorkerCommand(program: Command): void {
     .addOption(queueNameOption())
     .option('--concurrency <n>', 'partitions this process runs at once', '1')
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
-    .option('--threads <n>', `decode worker threads (default: ${os.availableParallelism()}, the cores)`)
+    .addOption(new Option('--topology <kind>', 'lanes (each thread decodes and runs its own session: CPU), pooled (decode threads feed one session: GPU), auto (by device)').choices(['auto', 'lanes', 'pooled']).default('auto'))
+    .option('--threads <n>', `lanes (lanes topology) or decode threads (pooled) (default: ${os.availableParallelism()}, the cores)`)
+    .option('--inference-threads <n>', 'onnxruntime intra-op threads per session (default: 1 per lane; the cores when pooled)')
     .option('--models-dir <dir>', 'where to find a run\'s model by name when its card path does not exist on this node (repeatable)', collect, [])
     .option('--name <name>', 'worker name shown by `imgpipe status` (default: <hostname>-<pid>)')
     .option('--lock-duration <ms>', 'job lock; a dead worker\'s partition is retried after about one to two of these', '30000')
@@ -68,6 +73,7 @@ async function workerAction(flags: WorkerFlags): Promise<number> {
   const { target, queueName } = resolveQueueFlags(flags);
   const concurrency = parseIntegerFlag('--concurrency', flags.concurrency, 1, 64);
   const threads = flags.threads === undefined ? undefined : parseIntegerFlag('--threads', flags.threads, 1, 256);
+  const inferenceThreads = flags.inferenceThreads === undefined ? undefined : parseIntegerFlag('--inference-threads', flags.inferenceThreads, 1, 256);
   const lockDurationMs = parseIntegerFlag('--lock-duration', flags.lockDuration, 1000, 3_600_000);
   const name = flags.name ?? `${os.hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9._@-]{1,128}$/.test(name)) throw invalidParameterError('--name', 'a name of letters, digits, ".", "_", "@" or "-"', name);
@@ -81,6 +87,8 @@ async function workerAction(flags: WorkerFlags): Promise<number> {
     concurrency,
     device: flags.device,
     threads,
+    topology: flags.topology as TopologyChoice,
+    inferenceThreads,
     modelsDirs: flags.modelsDir,
     lockDurationMs,
     log,

@@ -18,12 +18,13 @@
  * most `maxStalledCount` times; then it fails, and the driver writes the partition as poison).
  * Whatever a dead attempt left in staging is removed when the driver commits the run.
  *
- * Event loop: decode runs in piscina threads and inference on onnxruntime's threads (its `run` is
- * async); what stays here is bookkeeping and the Parquet encoder, which streams a record batch at a
- * time. Lock renewal (every `lockDurationMs / 2`) depends on this loop, so each job logs the
+ * Event loop: decode and inference run in the scoring threads (src/exec/scoring: lanes on CPU,
+ * pooled on GPU; onnxruntime-node's `run` is synchronous on its caller, so never this thread); what
+ * stays here is bookkeeping and the Parquet encoder, which streams a record batch at a time. Lock renewal (every `lockDurationMs / 2`) depends on this loop, so each job logs the
  * longest event-loop delay it saw (`loop_max_ms`), and the tests check it stays far below the lock.
  */
 import { randomBytes } from 'node:crypto';
+import type { TopologyChoice } from '../scoring/openScorer.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -48,8 +49,12 @@ export interface QueueWorkerOptions {
   /** Partitions this process runs at once. @defaultValue 1 */
   concurrency?: number;
   device: Device;
-  /** Decode threads. @defaultValue the machine's cores */
+  /** Lanes (lanes topology) or decode threads (pooled). @defaultValue the machine's cores */
   threads?: number;
+  /** @defaultValue 'auto' (lanes on CPU, pooled on GPU) */
+  topology?: TopologyChoice;
+  /** onnxruntime intra-op threads per session. @defaultValue 1 per lane; onnxruntime's choice pooled */
+  inferenceThreads?: number;
   modelsDirs?: string[];
   /** BullMQ job lock; renewed at half. A dead worker's job is retried after about 1–2 locks. @defaultValue 30000 */
   lockDurationMs?: number;
@@ -89,7 +94,7 @@ export class QueueWorker {
   /** Start taking jobs (Redis was checked by the caller: `checkRedis`). */
   static start(options: QueueWorkerOptions): QueueWorker {
     const lockDuration = options.lockDurationMs ?? 30_000;
-    const contexts = new TaskContextCache({ device: options.device, threads: options.threads, modelsDirs: options.modelsDirs ?? [] });
+    const contexts = new TaskContextCache({ device: options.device, threads: options.threads, topology: options.topology, inferenceThreads: options.inferenceThreads, modelsDirs: options.modelsDirs ?? [] });
     const log = options.log;
     const flight = { jobs: 0 };
     const processor = async (job: PartitionJob, token?: string): Promise<PartCommitMessage> => {

@@ -10,6 +10,7 @@
  * If opening a context throws, nothing is cached and the job attempt fails (BullMQ retries it).
  */
 import { existsSync } from 'node:fs';
+import type { TopologyChoice } from '../scoring/openScorer.js';
 import { loadModel } from '../../model/loadModelCard.js';
 import type { Device } from '../../model/ModelSession.js';
 import type { RunSpec } from '../../plan/manifest.js';
@@ -19,8 +20,11 @@ import type { TaskContext } from '../task.js';
 
 export interface TaskContextCacheOptions {
   device: Device;
-  /** Decode threads per context. @defaultValue the machine's cores */
+  /** Lanes (lanes topology) or decode threads (pooled) per context. @defaultValue the machine's cores */
   threads?: number;
+  /** @defaultValue 'auto' */
+  topology?: TopologyChoice;
+  inferenceThreads?: number;
   modelsDirs: string[];
   /** Open contexts kept. @defaultValue 2 */
   max?: number;
@@ -75,7 +79,8 @@ export class TaskContextCache {
       });
       spec = { ...run, model: { ...run.model, card: model.cardPath } };
     }
-    return openTaskContext(spec, { device: this.options.device, threads: this.options.threads, batchSize: run.options.batch_size });
+    const { device, threads, topology, inferenceThreads } = this.options;
+    return openTaskContext(spec, { device, threads, topology, inferenceThreads, batchSize: run.options.batch_size });
   }
 
   private async evict(): Promise<void> {
