@@ -34,6 +34,7 @@ import { preprocess } from '../src/decode/preprocess.js';
 import { loadModel, type LoadedModel } from '../src/model/loadModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
 import { activate, normalizeEmbedding, topK } from '../src/model/postprocess.js';
+import { detectionColumns } from '../src/model/detector/detectionRow.js';
 import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
 import { wrapModelUint8 } from '../src/model/wrapModel.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
@@ -222,7 +223,8 @@ async function measureNaive(model: LoadedModel, bytes: Uint8Array[], dir: string
     if (model.card.task === 'classifier') {
       const top = topK(activate(out, model.card.output.activation), model.labels!, model.card.output.top_k);
       Object.assign(row, { label: top[0]!.label, score: top[0]!.score, top_k: top });
-    } else row.embedding = normalizeEmbedding(out, model.card.output.normalize);
+    } else if (model.card.task === 'embedding') row.embedding = normalizeEmbedding(out, model.card.output.normalize);
+    else Object.assign(row, detectionColumns(model, out, decoded.width, decoded.height));
     rows.push(row);
   }
   const writer = createParquetPartWriter(path.join(dir, 'naive', `${model.card.name}.parquet`));
@@ -432,7 +434,7 @@ async function main(): Promise<void> {
     if (shared) await wrapModelUint8('mobilenet-v2', [SHARED_MODELS], wrappedDir);
     await wrapModelUint8('quality-basic', [], wrappedDir);
     const modelsDirs = shared ? [SHARED_MODELS, wrappedDir] : [wrappedDir];
-    const models = [...(shared ? ['mobilenet-v2', 'mobilenet-v2-u8'] : []), 'quality-basic', 'quality-basic-u8', 'color-embed', ...args.models];
+    const models = [...(shared ? ['mobilenet-v2', 'mobilenet-v2-u8'] : []), 'quality-basic', 'quality-basic-u8', 'color-embed', 'blazeface', ...args.models];
     if (!shared) log(`note: ${SHARED} absent: benchmarking the built-in models on the demo set`);
     const { warehouse, source } = await buildDataset(dir, args.quick ? Math.min(args.images, 200) : args.images);
     const bytes = await loadAllBytes(warehouse);

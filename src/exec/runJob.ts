@@ -57,6 +57,8 @@ export interface RunJobOptions {
   /** Images per inference call; 0: chosen by topology (1 per lane on CPU, 64 on GPU). */
   batchSize: number;
   maxPixels: number;
+  /** Detector cards only: the score threshold instead of the card's `output.min_score`. */
+  minScore?: number;
   /** @defaultValue 'auto' (lanes on CPU, pooled on GPU) */
   topology?: TopologyChoice;
   /** Lanes of the lanes topology. @defaultValue the cores */
@@ -239,18 +241,24 @@ async function executeAndCommit(options: RunJobOptions, queueExecutor: QueueExec
   return result;
 }
 
+/** The table a run writes when `--table` is not given, by the card's task. */
+export const DEFAULT_TABLE = { classifier: 'classifications', embedding: 'embeddings', detector: 'detections' } as const;
+
 /** Select and plan a new run (manifests + run.json) without executing it: `run --plan-only`. */
 export async function planNew(
   options: Pick<
     RunJobOptions,
-    'warehouse' | 'catalog' | 'bytes' | 'tableLocation' | 'hdfsUser' | 'model' | 'modelsDirs' | 'selection' | 'table' | 'snapshot' | 'partitionSize' | 'partitionsDir' | 'batchSize' | 'maxPixels' | 'device'
+    'warehouse' | 'catalog' | 'bytes' | 'tableLocation' | 'hdfsUser' | 'model' | 'modelsDirs' | 'selection' | 'table' | 'snapshot' | 'partitionSize' | 'partitionsDir' | 'batchSize' | 'maxPixels' | 'minScore' | 'device'
   > & { log?: Logger; incremental?: boolean },
 ): Promise<{ run: RunSpec; plan: RunPlanDir }> {
   if (!options.warehouse && !options.catalog) throw new UsageError('--warehouse DIR (or --catalog hive --hive HOST:PORT) is required');
   if (!options.model) throw new UsageError('--model NAME|CARD is required');
   if (!options.selection) throw new UsageError('one of --all, --category C or --sql "SELECT image_name FROM image WHERE …" is required');
   const model = await loadModel(options.model, options.modelsDirs);
-  const table = checkIdentifier(options.table ?? (model.card.task === 'classifier' ? 'classifications' : 'embeddings'), 'table name');
+  if (options.minScore !== undefined && model.card.task !== 'detector') {
+    throw new UsageError(`--min-score is for detector models, but ${model.qualifiedName} is a ${model.card.task}`);
+  }
+  const table = checkIdentifier(options.table ?? DEFAULT_TABLE[model.card.task], 'table name');
   const catalogSpec: CatalogSpec = options.catalog ?? { kind: 'embedded', warehouse: path.resolve(options.warehouse!) };
   let tableLocation: string;
   if (options.tableLocation) tableLocation = resolveLocation(options.tableLocation);
@@ -279,7 +287,7 @@ export async function planNew(
       ...(isRemoteLocation(tableLocation) ? { hdfs: { user: options.hdfsUser ?? defaultHdfsUser() } } : {}),
       snapshot,
       partition_size: options.partitionSize,
-      options: { batch_size: options.batchSize, max_pixels: options.maxPixels, device: options.device },
+      options: { batch_size: options.batchSize, max_pixels: options.maxPixels, device: options.device, ...(options.minScore !== undefined ? { min_score: options.minScore } : {}) },
     }, incremental);
     return { run, plan };
   } finally {
