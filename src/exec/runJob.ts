@@ -20,7 +20,7 @@ import { loadModel, readModelCard } from '../model/loadModelCard.js';
 import { findPreviousSnapshot } from '../plan/incremental.js';
 import { compactSnapshot, DEFAULT_COMPACT_BELOW_BYTES, shouldCompact } from '../sink/compactSnapshot.js';
 import { TableLock } from '../sink/TableLock.js';
-import type { Device } from '../model/ModelSession.js';
+import { ModelSession, type Device } from '../model/ModelSession.js';
 import { RunPlanDir, type PartCommitMessage, type RunSpec } from '../plan/manifest.js';
 import { planRun } from '../plan/planRun.js';
 import { Committer, type RunSummaryFile } from '../sink/Committer.js';
@@ -257,6 +257,12 @@ export async function planNew(
   const model = await loadModel(options.model, options.modelsDirs);
   if (options.minScore !== undefined && model.card.task !== 'detector') {
     throw new UsageError(`--min-score is for detector models, but ${model.qualifiedName} is a ${model.card.task}`);
+  }
+  if (model.card.task === 'detector') {
+    // A detector's outputs and anchors are checked against the graph here, before any plan is
+    // written, so a bad card exits 2 naming the mismatch (in a scoring thread the same check would
+    // only fail the attempts). Small graphs: one CPU session, opened and closed.
+    await (await ModelSession.create(model, { device: 'cpu', intraOpThreads: 1 })).close();
   }
   const table = checkIdentifier(options.table ?? DEFAULT_TABLE[model.card.task], 'table name');
   const catalogSpec: CatalogSpec = options.catalog ?? { kind: 'embedded', warehouse: path.resolve(options.warehouse!) };
