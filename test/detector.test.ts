@@ -19,6 +19,7 @@ import { loadModel, readModelCard } from '../src/model/loadModelCard.js';
 import type { DetectorOutput, ModelInput } from '../src/model/ModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
 import { imgpipe, lit, query, REPO, tempDir } from './util/cli.js';
+import { chromiumMissing, HeadlessPage } from './util/headlessChromium.js';
 
 const tmp = tempDir('imgpipe-detector-');
 afterAll(() => tmp.cleanup());
@@ -354,6 +355,7 @@ describe('imgpipe run --model blazeface', () => {
     return r.stdout;
   };
   const names: string[] = [];
+  let firstRun: { run_id: string; output: string } | null = null;
 
   beforeAll(() => {
     cli(['warehouse', 'init', '--warehouse', wh, '--demo']);
@@ -372,7 +374,8 @@ describe('imgpipe run --model blazeface', () => {
 
   it('writes one row per image into detections, typed and readable by DuckDB; other tasks\' rows leave the columns null', async () => {
     const selection = sharedMissing ? ['--all'] : ['--category', 'Portraits', '--depth', '2'];
-    const run = JSON.parse(cli(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'blazeface', ...selection, '--snapshot', '2026-07-01', '--json', '--quiet'])) as { output: string; table: string; selected: number; ok: number };
+    const run = JSON.parse(cli(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'blazeface', ...selection, '--snapshot', '2026-07-01', '--json', '--quiet'])) as { run_id: string; output: string; table: string; selected: number; ok: number };
+    firstRun = run;
     expect(run.table).toBe('detections');
     expect(run.output).toBe(path.join(wh, 'detections', 'model=blazeface-1', 'snapshot=2026-07-01'));
     const glob = lit(path.join(run.output, '*.parquet'));
@@ -417,6 +420,86 @@ describe('imgpipe run --model blazeface', () => {
     const [mixed] = await query(`SELECT count(*)::INTEGER AS n, count(count)::INTEGER AS with_count FROM read_parquet([${glob}, ${lit(path.join(q.output, '*.parquet'))}], union_by_name = true)`);
     expect(mixed!.n).toBe(2 * run.selected);
     expect(mixed!.with_count).toBe(run.ok);
+  }, 300_000);
+
+  const chromium = chromiumMissing();
+  if (chromium) console.warn(`SKIP the detector report in Chromium: ${chromium}`);
+  it.skipIf(chromium !== null)('the report draws the boxes over the thumbnails where the table says, with counts, area chart and categories (real Chromium)', async () => {
+    if (!firstRun) throw new Error('the run test did not run');
+    const out = path.join(tmp.dir, 'report');
+    const index = cli(['report', firstRun.run_id, '--partitions-dir', parts, '--out', out]).trim();
+    const page = await HeadlessPage.open(1280, 900);
+    try {
+      await page.goto(`file://${index}`);
+      const png = path.join(tmp.dir, 'detector-report.png');
+      await page.screenshot(png);
+      console.log(`detector report screenshot: ${png}`);
+      const facts = await page.evaluate<{
+        stats: Record<string, number>;
+        countBars: Record<string, number>;
+        areaBins: number;
+        axisLabels: string[];
+        images: { ok: boolean; full: string | null }[];
+        figures: { name: string; boxes: number; link: string; rects: { left: number; top: number; width: number; height: number }[]; img: { left: number; top: number; width: number; height: number } }[];
+        crosstab: { category: string; total: number; cells: number }[];
+        sections: string[];
+      }>(`(() => {
+        const num = (s) => Number(String(s).replace(/,/g, ''));
+        const stats = {};
+        for (const el of document.querySelectorAll('[data-stat]')) stats[el.dataset.stat] = num(el.querySelector('.value').textContent);
+        const countBars = {};
+        for (const g of document.querySelectorAll('#face-counts g.bar')) countBars[g.dataset.label] = num(g.dataset.count);
+        const areaBins = [...document.querySelectorAll('#face-area g.bin')].reduce((a, g) => a + num(g.dataset.count), 0);
+        const axisLabels = [...document.querySelectorAll('.axis-label')].map((t) => t.textContent);
+        const images = [...document.images].map((i) => ({ ok: i.complete && i.naturalWidth > 0, full: i.closest('a') ? i.closest('a').getAttribute('href') : null }));
+        const box = (el) => { const r = el.getBoundingClientRect(); return { left: r.left, top: r.top, width: r.width, height: r.height }; };
+        const figures = [...document.querySelectorAll('figure[data-boxes]')].filter((f) => f.querySelector('img')).map((f) => ({
+          name: f.dataset.image, boxes: num(f.dataset.boxes), link: f.querySelector('figcaption a.name').getAttribute('href'),
+          rects: [...f.querySelectorAll('svg.boxes rect:not(.halo)')].map(box), img: box(f.querySelector('img')),
+        }));
+        const crosstab = [...document.querySelectorAll('#category-crosstab tr[data-category]')].map((tr) => ({ category: tr.dataset.category, total: num(tr.dataset.count), cells: [...tr.querySelectorAll('td[data-count]')].reduce((a, td) => a + num(td.dataset.count), 0) }));
+        const sections = [...document.querySelectorAll('section[id]')].map((s) => s.id);
+        return { stats, countBars, areaBins, axisLabels, images, figures, crosstab, sections };
+      })()`);
+      const glob = lit(path.join(firstRun.output, '*.parquet'));
+      const [t] = await query(`SELECT count(*)::INTEGER AS n, sum(count)::INTEGER AS faces, count(*) FILTER (WHERE count > 0)::INTEGER AS with_faces FROM read_parquet(${glob})`);
+      expect(facts.stats).toMatchObject({ selected: t!.n, faces: t!.faces, with_faces: t!.with_faces });
+      const dist = await query(`SELECT least(count, 6)::INTEGER AS c, count(*)::INTEGER AS n FROM read_parquet(${glob}) WHERE status = 'ok' GROUP BY ALL`);
+      for (const { c, n } of dist) expect(facts.countBars[c === 6 ? '6 or more' : String(c)], `faces = ${c}`).toBe(n);
+      expect(facts.areaBins).toBe(t!.with_faces);
+      expect(facts.axisLabels).toEqual(expect.arrayContaining(['faces in the image', 'largest face area / image area', 'images']));
+      expect(facts.sections).toEqual(expect.arrayContaining(['face-counts', 'face-area', 'errors', 'sample']));
+      expect(facts.images.length).toBeGreaterThan(0);
+      expect(facts.images.filter((i) => !i.ok)).toEqual([]);
+      for (const i of facts.images) expect(existsSync(path.join(out, i.full!)), i.full!).toBe(true);
+      // Each drawn box sits over the thumbnail where the table's detection is (original pixels scaled to the thumbnail).
+      const detections = new Map((await query(`SELECT image_name, width, height, detections FROM read_parquet(${glob})`)).map((r) => [r.image_name, r]));
+      if (!sharedMissing) {
+        expect(facts.sections).toEqual(expect.arrayContaining(['gallery', 'most-faces']));
+        expect(facts.figures.some((f) => f.boxes > 0)).toBe(true);
+      }
+      for (const f of facts.figures) {
+        const row = detections.get(f.name)! as { width: number; height: number; detections: { x: number; y: number; w: number; h: number }[] };
+        expect(f.boxes).toBe(row.detections.length);
+        expect(f.rects).toHaveLength(f.boxes);
+        expect(f.link).toBe(`https://commons.wikimedia.org/wiki/File:${encodeURIComponent(f.name)}`);
+        const k = f.img.width / row.width;
+        expect(f.img.height / row.height).toBeCloseTo(k, 1);
+        row.detections.forEach((d, i) => {
+          const r = f.rects[i]!;
+          expect(Math.abs(r.left - (f.img.left + d.x * k)), `${f.name} box ${i} left`).toBeLessThan(1.5);
+          expect(Math.abs(r.top - (f.img.top + d.y * k)), `${f.name} box ${i} top`).toBeLessThan(1.5);
+          expect(Math.abs(r.width - d.w * k)).toBeLessThan(1.5);
+          expect(Math.abs(r.height - d.h * k)).toBeLessThan(1.5);
+        });
+      }
+      // By source category: each category row's cells add up to its total.
+      expect(facts.crosstab.length).toBeGreaterThan(0);
+      for (const c of facts.crosstab) expect(c.cells, c.category).toBe(c.total);
+      if (!sharedMissing) expect(facts.crosstab.map((c) => c.category)).toContain('Portraits');
+    } finally {
+      page.close();
+    }
   }, 300_000);
 
   it('compaction, incremental runs and export work for the detections table', async () => {
