@@ -5,6 +5,7 @@
  * (recall and false positives on a hand-labelled set), and `imgpipe run --model blazeface` end to end,
  * read back by DuckDB.
  */
+import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -18,7 +19,8 @@ import { anchorCount, describeAnchors, ssdAnchors } from '../src/model/detector/
 import { loadModel, readModelCard } from '../src/model/loadModelCard.js';
 import type { DetectorOutput, ModelInput } from '../src/model/ModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
-import { imgpipe, lit, query, REPO, tempDir } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir } from './util/cli.js';
+import { redisUnavailable, startRedis } from './util/redisServer.js';
 import { chromiumMissing, HeadlessPage } from './util/headlessChromium.js';
 
 const tmp = tempDir('imgpipe-detector-');
@@ -518,6 +520,34 @@ describe('imgpipe run --model blazeface', () => {
     const readme = readFileSync(path.join(out, 'README.md'), 'utf8');
     expect(readme).toContain('| detections | STRUCT("label" VARCHAR, score FLOAT, x FLOAT, y FLOAT, w FLOAT, h FLOAT)[] |');
     expect(await sumOf(path.join(out, 'data'))).toEqual(expected);
+  }, 300_000);
+
+  const redisMissing = redisUnavailable();
+  if (redisMissing) console.warn(`SKIP the detector on the queue executor: ${redisMissing}`);
+  it.skipIf(redisMissing !== null)('the queue executor and the pooled topology give the same detections as lanes, --min-score included', async () => {
+    const selection = sharedMissing ? ['--all'] : ['--category', 'Portraits', '--depth', '2'];
+    const columns = 'image_name, status, count, detections, keypoints, max_area_ratio, sum_area_ratio';
+    const rowsOf = (output: string) => query(`SELECT ${columns} FROM read_parquet(${lit(path.join(output, '*.parquet'))}) ORDER BY image_name`);
+    const base = ['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'blazeface', ...selection, '--min-score', '0.8', '--partition-size', '3', '--json', '--quiet'];
+    const lanes = JSON.parse(cli([...base, '--snapshot', '2026-07-20'])) as { output: string };
+    const expected = await rowsOf(lanes.output);
+    const pooled = JSON.parse(cli([...base, '--snapshot', '2026-07-21', '--topology', 'pooled', '--batch-size', '4'])) as { output: string; topology: string };
+    expect(pooled.topology).toMatch(/^pooled: .* batch 4, cpu$/); // batches of 4 on a graph with a fixed batch of 1
+    expect(await rowsOf(pooled.output)).toEqual(expected);
+
+    const redis = (await startRedis())!;
+    const passwordFile = path.join(tmp.dir, 'redis-password');
+    writeFileSync(passwordFile, `${redis.password}\n`);
+    const worker = spawn(process.execPath, [CLI, 'worker', '--queue', 'faces', '--threads', '1', '--name', 'faces-worker'], { env: { ...process.env, REDIS_URL: redis.url }, stdio: 'ignore' });
+    try {
+      const driver = await imgpipeCollect([...base, '--snapshot', '2026-07-22', '--executor', 'queue', '--redis', `redis://127.0.0.1:${redis.port}`, '--redis-password-file', passwordFile, '--queue', 'faces', '--compact-below', '0']);
+      expect(driver.code, driver.stderr).toBe(0);
+      const queued = JSON.parse(driver.stdout) as { output: string };
+      expect(await rowsOf(queued.output)).toEqual(expected);
+    } finally {
+      worker.kill('SIGKILL');
+      await redis.stop();
+    }
   }, 300_000);
 
   it('bad usage exits 2 naming the problem', () => {
