@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--images N] [--no-planning] [--no-sink]
+ * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--models A,B (only these)] [--images N] [--no-planning] [--no-sink]
  *                 [--only models,sink,planning,pil,incremental]`
  *
  * Throughput against the machine's own limit, for each model:
@@ -59,10 +59,12 @@ interface Args {
   images: number;
   planning: boolean;
   sink: boolean;
+  /** `--models a,b`: only these models (instead of the default list plus `--model`s). */
+  onlyModels: string[] | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: null, json: false, quick: false, models: [], images: 1200, planning: true, sink: true };
+  const a: Args = { only: null, json: false, quick: false, models: [], images: 1200, planning: true, sink: true, onlyModels: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') a.json = true;
@@ -70,6 +72,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--no-planning') a.planning = false;
     else if (arg === '--no-sink') a.sink = false;
     else if (arg === '--model') a.models.push(argv[++i] ?? '');
+    else if (arg === '--models') a.onlyModels = (argv[++i] ?? '').split(',').filter((m) => m.length > 0);
     else if (arg === '--images') a.images = Number(argv[++i]);
     else if (arg === '--only') a.only = new Set((argv[++i] ?? '').split(','));
     else throw new Error(`unknown argument ${arg}; see the comment at the top of scripts/bench.ts`);
@@ -435,6 +438,7 @@ async function main(): Promise<void> {
     await wrapModelUint8('quality-basic', [], wrappedDir);
     const modelsDirs = shared ? [SHARED_MODELS, wrappedDir] : [wrappedDir];
     const models = [...(shared ? ['mobilenet-v2', 'mobilenet-v2-u8'] : []), 'quality-basic', 'quality-basic-u8', 'color-embed', 'blazeface', ...args.models];
+    if (args.onlyModels) models.splice(0, models.length, ...args.onlyModels);
     if (!shared) log(`note: ${SHARED} absent: benchmarking the built-in models on the demo set`);
     const { warehouse, source } = await buildDataset(dir, args.quick ? Math.min(args.images, 200) : args.images);
     const bytes = await loadAllBytes(warehouse);
