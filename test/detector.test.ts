@@ -181,18 +181,27 @@ describe('letterbox preprocessing', () => {
     { what: 'portrait, padded left and right (upscaled)', width: 96, height: 160, box: { x: 20, y: 100, w: 40, h: 30 } },
   ];
   for (const c of cases) {
-    for (const format of ['png', 'jpeg'] as const) {
+    for (const format of ['png', 'jpeg', 'jpeg-exif-rotated'] as const) {
       it(`a box drawn into a ${c.what} ${format} comes back in original pixels within a pixel`, async () => {
         const svg = `<svg width="${c.width}" height="${c.height}"><rect width="100%" height="100%" fill="#808080"/><rect x="${c.box.x}" y="${c.box.y}" width="${c.box.w}" height="${c.box.h}" fill="#ff0000"/></svg>`;
         const img = sharp(Buffer.from(svg));
-        const bytes = new Uint8Array(format === 'png' ? await img.png().toBuffer() : await img.jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer());
+        const jpeg = { quality: 100, chromaSubsampling: '4:4:4' } as const;
+        // EXIF orientation 6 (display turned 90° clockwise) over pixels turned 90° counter-clockwise:
+        // upright as displayed, so boxes must come back in the upright image's pixels.
+        const bytes = new Uint8Array(
+          format === 'png'
+            ? await img.png().toBuffer()
+            : format === 'jpeg'
+              ? await img.jpeg(jpeg).toBuffer()
+              : await sharp(await sharp(await img.png().toBuffer()).rotate(270).toBuffer()).withMetadata({ orientation: 6 }).jpeg(jpeg).toBuffer(),
+        );
         const decoder = new ImageDecoder();
         const spec = input(256, 256);
         const d = await decoder.decode(bytes, spec, 1e9);
         if (!d.ok) throw new Error(d.detail);
         expect([d.width, d.height]).toEqual([c.width, c.height]);
         if (format === 'jpeg') expect(decoder.stats.turbo).toBe(1); // the libjpeg-turbo path
-        else expect(decoder.stats.sharp).toBe(1);
+        else expect(decoder.stats.sharp).toBe(1); // PNG, and a rotated JPEG: sharp's full path
         const t = d.tensor as Uint8Array;
         // The padding is the card's colour; the image is centred.
         const lb = letterboxGeometry(c.width, c.height, 256, 256);
