@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--images N] [--no-planning] [--no-sink]
+ * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--models A,B (only these)] [--images N] [--no-planning] [--no-sink]
  *                 [--only models,sink,planning,pil,incremental]`
  *
  * Throughput against the machine's own limit, for each model:
@@ -34,6 +34,7 @@ import { preprocess } from '../src/decode/preprocess.js';
 import { loadModel, type LoadedModel } from '../src/model/loadModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
 import { activate, normalizeEmbedding, topK } from '../src/model/postprocess.js';
+import { detectionColumns } from '../src/model/detector/detectionRow.js';
 import { createParquetPartWriter } from '../src/sink/parquetPartWriter.js';
 import { wrapModelUint8 } from '../src/model/wrapModel.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
@@ -58,10 +59,12 @@ interface Args {
   images: number;
   planning: boolean;
   sink: boolean;
+  /** `--models a,b`: only these models (instead of the default list plus `--model`s). */
+  onlyModels: string[] | null;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: null, json: false, quick: false, models: [], images: 1200, planning: true, sink: true };
+  const a: Args = { only: null, json: false, quick: false, models: [], images: 1200, planning: true, sink: true, onlyModels: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') a.json = true;
@@ -69,6 +72,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--no-planning') a.planning = false;
     else if (arg === '--no-sink') a.sink = false;
     else if (arg === '--model') a.models.push(argv[++i] ?? '');
+    else if (arg === '--models') a.onlyModels = (argv[++i] ?? '').split(',').filter((m) => m.length > 0);
     else if (arg === '--images') a.images = Number(argv[++i]);
     else if (arg === '--only') a.only = new Set((argv[++i] ?? '').split(','));
     else throw new Error(`unknown argument ${arg}; see the comment at the top of scripts/bench.ts`);
@@ -222,7 +226,8 @@ async function measureNaive(model: LoadedModel, bytes: Uint8Array[], dir: string
     if (model.card.task === 'classifier') {
       const top = topK(activate(out, model.card.output.activation), model.labels!, model.card.output.top_k);
       Object.assign(row, { label: top[0]!.label, score: top[0]!.score, top_k: top });
-    } else row.embedding = normalizeEmbedding(out, model.card.output.normalize);
+    } else if (model.card.task === 'embedding') row.embedding = normalizeEmbedding(out, model.card.output.normalize);
+    else Object.assign(row, detectionColumns(model, out, decoded.width, decoded.height));
     rows.push(row);
   }
   const writer = createParquetPartWriter(path.join(dir, 'naive', `${model.card.name}.parquet`));
@@ -432,7 +437,8 @@ async function main(): Promise<void> {
     if (shared) await wrapModelUint8('mobilenet-v2', [SHARED_MODELS], wrappedDir);
     await wrapModelUint8('quality-basic', [], wrappedDir);
     const modelsDirs = shared ? [SHARED_MODELS, wrappedDir] : [wrappedDir];
-    const models = [...(shared ? ['mobilenet-v2', 'mobilenet-v2-u8'] : []), 'quality-basic', 'quality-basic-u8', 'color-embed', ...args.models];
+    const models = [...(shared ? ['mobilenet-v2', 'mobilenet-v2-u8'] : []), 'quality-basic', 'quality-basic-u8', 'color-embed', 'blazeface', ...args.models];
+    if (args.onlyModels) models.splice(0, models.length, ...args.onlyModels);
     if (!shared) log(`note: ${SHARED} absent: benchmarking the built-in models on the demo set`);
     const { warehouse, source } = await buildDataset(dir, args.quick ? Math.min(args.images, 200) : args.images);
     const bytes = await loadAllBytes(warehouse);

@@ -138,6 +138,11 @@ describe('ParquetPartWriter read back by DuckDB', () => {
       ['height', 'INTEGER'],
       ['run_id', 'VARCHAR'],
       ['processed_at', 'TIMESTAMP'],
+      ['detections', 'STRUCT(label VARCHAR, score FLOAT, x FLOAT, y FLOAT, w FLOAT, h FLOAT)[]'],
+      ['keypoints', 'FLOAT[][]'],
+      ['count', 'INTEGER'],
+      ['max_area_ratio', 'FLOAT'],
+      ['sum_area_ratio', 'FLOAT'],
       ['model', 'VARCHAR'],
       ['snapshot', 'DATE'],
     ]);
@@ -269,6 +274,7 @@ describe('ParquetPartWriter lifecycle', () => {
     expect(types.map((r) => String(r['column_type']).replaceAll('"', ''))).toEqual([
       'VARCHAR', 'BIGINT', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'VARCHAR', 'FLOAT',
       'STRUCT(label VARCHAR, score FLOAT)[]', 'FLOAT[]', 'INTEGER', 'INTEGER', 'VARCHAR', 'TIMESTAMP',
+      'STRUCT(label VARCHAR, score FLOAT, x FLOAT, y FLOAT, w FLOAT, h FLOAT)[]', 'FLOAT[][]', 'INTEGER', 'FLOAT', 'FLOAT',
     ]);
   });
 

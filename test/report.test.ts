@@ -4,7 +4,7 @@
  * every thumbnail loaded (no broken images), and image names from users as text, never as markup.
  * The Chromium part skips, saying why, when Debian's `chromium` is absent.
  */
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,6 +139,30 @@ describe.skipIf(missing !== null)('reports opened in headless Chromium', () => {
     expect(facts.scripts).toBe(0);
     const thumbs = statSync(path.join(out, 'thumbs'));
     expect(thumbs.isDirectory()).toBe(true);
+
+    // Every run kind: 192 px thumbnails that open a larger copy, captions with the full name linked
+    // to Commons, titled axes, a random sample of images the extremes do not show, categories × labels.
+    const more = await page.evaluate<{ links: [string, string][]; full: (string | null)[]; maxSide: number; axes: string[]; sample: string[]; shownElsewhere: string[]; crosstab: { total: number; cells: number }[] }>(`(() => {
+      const figs = [...document.querySelectorAll('figure')];
+      const sample = [...document.querySelectorAll('#sample figure')].map((f) => f.dataset.image);
+      return {
+        links: figs.map((f) => [f.dataset.image, f.querySelector('figcaption a.name').getAttribute('href')]),
+        full: figs.map((f) => { const a = f.querySelector('a.pic'); return a ? a.getAttribute('href') : null; }),
+        maxSide: Math.max(...[...document.images].map((i) => Math.max(i.naturalWidth, i.naturalHeight))),
+        axes: [...document.querySelectorAll('.axis-label')].map((t) => t.textContent),
+        sample,
+        shownElsewhere: [...document.querySelectorAll('#gallery figure')].map((f) => f.dataset.image).filter((n) => sample.includes(n)),
+        crosstab: [...document.querySelectorAll('#category-crosstab tr[data-category]')].map((tr) => ({ total: Number(tr.dataset.count), cells: [...tr.querySelectorAll('td[data-count]')].reduce((a, td) => a + Number(td.dataset.count), 0) })),
+      };
+    })()`);
+    for (const [name, href] of more.links) expect(href).toBe(`https://commons.wikimedia.org/wiki/File:${encodeURIComponent(name.replace(/ /g, '_'))}`);
+    for (const f of more.full) expect(existsSync(path.join(out, f!)), String(f)).toBe(true);
+    expect(more.maxSide).toBe(192);
+    expect(more.axes).toEqual(expect.arrayContaining(['top-1 label', 'images', 'top-1 score']));
+    expect(more.sample).toHaveLength(16);
+    expect(more.shownElsewhere).toEqual([]);
+    expect(more.crosstab.length).toBeGreaterThan(1);
+    for (const c of more.crosstab) expect(c.cells).toBe(c.total);
   }, 300_000);
 
   it('image names that are HTML show as text; nothing is injected', async () => {

@@ -71,6 +71,6 @@ export function registerModelsCommand(program: Command): void {
       if (!/^[a-z0-9][a-z0-9._-]*$/.test(flags.name)) throw new UsageError(`Expected lower-case letters, digits, ".", "_" or "-" for --name but received ${JSON.stringify(flags.name)} of type string`);
       const outDir = flags.modelsDir ?? modelSearchPath([]).at(process.env.IMGPIPE_MODELS ? 0 : -1)!;
       const { cardPath, card } = await addModel({ onnx, name: flags.name, version: flags.version, preset: flags.preset, task: flags.task, output: flags.output, labels: flags.labels, topK, outDir, license: flags.license, source: flags.source });
-      process.stdout.write(`Wrote ${cardPath} (${card.task}, input ${card.input.name} ${card.input.layout} ${card.input.width}x${card.input.height}, output ${card.output.name})\n`);
+      process.stdout.write(`Wrote ${cardPath} (${card.task}, input ${card.input.name} ${card.input.layout} ${card.input.width}x${card.input.height}, output ${'name' in card.output ? card.output.name : [...card.output.scores, ...card.output.boxes].join(', ')})\n`);
     });
 }

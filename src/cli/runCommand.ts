@@ -18,7 +18,7 @@ import type { Device } from '../model/ModelSession.js';
 import { RunPlanDir } from '../plan/manifest.js';
 import { UsageError } from '../util/errors.js';
 import { asInfrastructureError } from '../util/infraErrors.js';
-import { parseByteSizeFlag, parseIntegerFlag } from '../util/is.js';
+import { invalidParameterError, parseByteSizeFlag, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
 import { createProgress, type Progress } from './progress.js';
@@ -39,6 +39,7 @@ interface RunFlags {
   partitionsDir?: string;
   batchSize?: string;
   maxPixels: string;
+  minScore?: string;
   topology: string;
   lanes?: string;
   threads?: string;
@@ -70,12 +71,13 @@ export function registerRunCommand(program: Command): void {
     .option('--depth <n>', '… and its subcategories down to N levels', '0')
     .option('--sql <select>', 'select with your own query; it must return an image_name column')
     .option('--snapshot <yyyy-mm-dd>', 'snapshot partition to write (default: today, UTC)')
-    .option('--table <name>', 'output table (default: classifications or embeddings, by the model task)')
+    .option('--table <name>', 'output table (default: classifications, embeddings or detections, by the model task)')
     .addOption(new Option('--executor <kind>', 'where partitions run').choices(['local', 'queue']).default('local'))
     .option('--partition-size <n>', 'images per partition manifest', '1000')
     .option('--partitions-dir <dir>', 'where plans go (default: $IMGPIPE_PARTITIONS or ./partitions)')
     .option('--batch-size <n>', 'images per inference call (default: 1 per lane on CPU, the cheapest per image there; 64 on GPU)')
     .option('--max-pixels <n>', 'refuse images whose header says more pixels than this', String(DEFAULT_MAX_PIXELS))
+    .option('--min-score <p>', "detector models: keep detections scoring at least this, 0–1 (default: the card's output.min_score)")
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
     .addOption(
       new Option('--topology <kind>', 'how decode and inference share the machine: lanes (each thread decodes and runs its own session: CPU), pooled (decode threads feed one session: GPU), auto (by device)')
@@ -179,6 +181,7 @@ async function runAction(flags: RunFlags): Promise<number> {
     partitionsDir: path.resolve(flags.partitionsDir ?? process.env.IMGPIPE_PARTITIONS ?? 'partitions'),
     batchSize: flags.batchSize === undefined ? 0 : parseIntegerFlag('--batch-size', flags.batchSize, 1, 4096),
     maxPixels: parseIntegerFlag('--max-pixels', flags.maxPixels, 1, Number.MAX_SAFE_INTEGER),
+    minScore: flags.minScore === undefined ? undefined : parseMinScore(flags.minScore),
     topology: flags.topology as TopologyChoice,
     lanes: flags.lanes === undefined ? undefined : parseIntegerFlag('--lanes', flags.lanes, 1, 256),
     threads: flags.threads === undefined ? undefined : parseIntegerFlag('--threads', flags.threads, 1, 256),
@@ -325,4 +328,11 @@ export function formatSummary(r: RunJobResult): string {
   lines.push(`Look at it: imgpipe report ${r.run_id}   (an HTML page with counts, confidence and thumbnails)`);
   lines.push(`Query it:   SELECT status, label, count(*) FROM read_parquet('${r.output}/*.parquet') GROUP BY ALL;`);
   return lines.join('\n') + '\n';
+}
+
+/** `--min-score`: a number in [0, 1]; anything else is a usage error, never clamped. */
+function parseMinScore(raw: string): number {
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw invalidParameterError('--min-score', 'a number between 0 and 1', raw);
+  return v;
 }

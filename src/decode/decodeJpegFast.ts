@@ -18,6 +18,7 @@ import { ImageError } from '../util/errors.js';
 import { isSrgbProfile } from './iccProfile.js';
 import type { JpegHeader } from './jpegHeader.js';
 import { endsEarly, shorterSideThenCenterCrop } from './preprocess.js';
+import { letterboxGeometry, type Letterbox } from './letterboxGeometry.js';
 import { resampleRgb } from './resampleRgb.js';
 import type { DecodedImage } from './preprocess.js';
 import { toTensor } from './toTensor.js';
@@ -51,7 +52,13 @@ export function isPlainJpeg(header: JpegHeader, bytes: Uint8Array): boolean {
 /** A full libjpeg-turbo decode plus `resampleRgb` beats sharp here: linear kernel, reduction under 2×. */
 export function turboPays(header: Pick<JpegHeader, 'width' | 'height'>, input: ModelInput): boolean {
   if ((input.resize.kernel ?? 'linear') !== 'linear') return false;
-  const factor = 'shorter' in input.resize ? Math.min(header.width, header.height) / input.resize.shorter : Math.min(header.width / input.width, header.height / input.height);
+  const r = input.resize;
+  const factor =
+    'shorter' in r
+      ? Math.min(header.width, header.height) / r.shorter
+      : r.mode === 'letterbox'
+        ? Math.max(header.width / input.width, header.height / input.height)
+        : Math.min(header.width / input.width, header.height / input.height);
   return factor < SHRINK_ON_LOAD_FACTOR;
 }
 
@@ -73,8 +80,21 @@ export function decodeJpegFast(bytes: Uint8Array, header: JpegHeader, input: Mod
   if ('shorter' in input.resize) {
     const plan = shorterSideThenCenterCrop(width, height, input.resize.shorter, input.width, input.height);
     rgb = resampleRgb(decoded.data, width, height, plan.resizeWidth, plan.resizeHeight, plan.left, plan.top, input.width, input.height);
+  } else if (input.resize.mode === 'letterbox') {
+    const box = letterboxGeometry(width, height, input.width, input.height);
+    const inner = resampleRgb(decoded.data, width, height, box.width, box.height, 0, 0, box.width, box.height);
+    rgb = padRgb(inner, box, input.width, input.height, input.resize.pad);
   } else {
     rgb = resampleRgb(decoded.data, width, height, input.width, input.height, 0, 0, input.width, input.height);
   }
   return { tensor: toTensor(rgb, input), width, height };
+}
+
+/** Packed RGB `box.width` × `box.height` placed at (box.left, box.top) on a `width` × `height` canvas of `pad`. */
+export function padRgb(inner: Uint8Array, box: Letterbox, width: number, height: number, pad: readonly [number, number, number]): Uint8Array {
+  const out = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) (out[3 * i] = pad[0]), (out[3 * i + 1] = pad[1]), (out[3 * i + 2] = pad[2]);
+  const row = box.width * 3;
+  for (let y = 0; y < box.height; y++) out.set(inner.subarray(y * row, (y + 1) * row), ((box.top + y) * width + box.left) * 3);
+  return out;
 }

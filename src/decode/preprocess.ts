@@ -1,6 +1,7 @@
 /**
  * Bytes → the model's input tensor for one image through sharp (libvips), as the card's `input`
- * says: EXIF orientation, sRGB with alpha dropped, resize (shorter side + center crop, or stretch),
+ * says: EXIF orientation, sRGB with alpha dropped, resize (shorter side + center crop, stretch, or
+ * letterbox: the whole image fitted and centred, padded with the card's colour — `letterboxGeometry`),
  * then scale/mean/std into the card's layout and dtype. Every format, shrink-on-load for large JPEGs
  * and WebPs; an embedded profile is converted to sRGB unless it is sRGB already (`isSrgbProfile`:
  * then the transform, ~1 ms per image in lcms, is skipped). Pure function of its arguments; the
@@ -14,6 +15,7 @@ import type { Metadata, OutputInfo } from 'sharp';
 import { ImageError } from '../util/errors.js';
 import type { ModelInput } from '../model/ModelCard.js';
 import { isSrgbProfile } from './iccProfile.js';
+import { letterboxGeometry } from './letterboxGeometry.js';
 import { toTensor } from './toTensor.js';
 
 export interface DecodedImage {
@@ -73,6 +75,16 @@ export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels
     pipeline = pipeline
       .resize(plan.resizeWidth, plan.resizeHeight, { fit: 'fill', kernel })
       .extract({ left: plan.left, top: plan.top, width: input.width, height: input.height });
+  } else if (input.resize.mode === 'letterbox') {
+    const box = letterboxGeometry(width, height, input.width, input.height);
+    const [r, g, b] = input.resize.pad;
+    pipeline = pipeline.resize(box.width, box.height, { fit: 'fill', kernel }).extend({
+      left: box.left,
+      top: box.top,
+      right: input.width - box.width - box.left,
+      bottom: input.height - box.height - box.top,
+      background: { r, g, b, alpha: 1 },
+    });
   } else {
     pipeline = pipeline.resize(input.width, input.height, { fit: 'fill', kernel });
   }

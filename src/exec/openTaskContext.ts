@@ -60,6 +60,7 @@ export async function openTaskContext(run: RunSpec, options: TaskContextOptions)
       // A part for a webhdfs:// table is written locally, then uploaded (UploadingPartWriter).
       openPartWriter: withRemoteUpload((file) => createParquetPartWriter(file), openTableStore(run.table_location, { hdfsUser: run.hdfs?.user })),
       maxPixels: run.options.max_pixels,
+      minScore: run.options.min_score,
       // One Hive query per chunk: fewer, larger ones (a Hive query costs seconds on the cluster).
       ...(run.bytes.kind === 'hive' ? { fetchChunk: run.bytes.batch_size } : {}),
       onImages: options.onImages,

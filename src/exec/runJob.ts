@@ -24,7 +24,7 @@ import { loadModel, readModelCard } from '../model/loadModelCard.js';
 import { findPreviousSnapshot, resultKey } from '../plan/incremental.js';
 import { DEFAULT_COMPACT_BELOW_BYTES } from '../sink/compactSnapshot.js';
 import { TableWriter } from '../sink/TableWriter.js';
-import type { Device } from '../model/ModelSession.js';
+import { ModelSession, type Device } from '../model/ModelSession.js';
 import { RunPlanDir, type PartCommitMessage, type RunSpec } from '../plan/manifest.js';
 import { planRun } from '../plan/planRun.js';
 import type { RunSummaryFile } from '../sink/Committer.js';
@@ -63,6 +63,8 @@ export interface RunJobOptions {
   /** Images per inference call; 0: chosen by topology (1 per lane on CPU, 64 on GPU). */
   batchSize: number;
   maxPixels: number;
+  /** Detector cards only: the score threshold instead of the card's `output.min_score`. */
+  minScore?: number;
   /** @defaultValue 'auto' (lanes on CPU, pooled on GPU) */
   topology?: TopologyChoice;
   /** Lanes of the lanes topology. @defaultValue the cores */
@@ -247,7 +249,7 @@ async function executeAndCommit(
     elapsed_s: result.elapsed_s,
     ...(result.failed_partitions.length > 0 ? { failed_partitions: result.failed_partitions } : {}),
     model_sha256: run.model.sha256,
-    result_key: resultKey(readModelCard(run.model.card), run.model.card, run.options.max_pixels),
+    result_key: resultKey(readModelCard(run.model.card), run.model.card, run.options.max_pixels, run.options.min_score),
     model_card: readModelCard(run.model.card) as unknown as Record<string, unknown>,
     ...(result.incremental ? { incremental: result.incremental } : {}),
   };
@@ -268,18 +270,30 @@ async function executeAndCommit(
   return result;
 }
 
+/** The table a run writes when `--table` is not given, by the card's task. */
+export const DEFAULT_TABLE = { classifier: 'classifications', embedding: 'embeddings', detector: 'detections' } as const;
+
 /** Select and plan a new run (manifests + run.json) without executing it: `run --plan-only`. */
 export async function planNew(
   options: Pick<
     RunJobOptions,
-    'warehouse' | 'catalog' | 'bytes' | 'tableLocation' | 'hdfsUser' | 'model' | 'modelsDirs' | 'selection' | 'table' | 'snapshot' | 'partitionSize' | 'partitionsDir' | 'batchSize' | 'maxPixels' | 'device'
+    'warehouse' | 'catalog' | 'bytes' | 'tableLocation' | 'hdfsUser' | 'model' | 'modelsDirs' | 'selection' | 'table' | 'snapshot' | 'partitionSize' | 'partitionsDir' | 'batchSize' | 'maxPixels' | 'minScore' | 'device'
   > & { log?: Logger; incremental?: boolean },
 ): Promise<{ run: RunSpec; plan: RunPlanDir }> {
   if (!options.warehouse && !options.catalog) throw new UsageError('--warehouse DIR (or --catalog hive --hive HOST:PORT) is required');
   if (!options.model) throw new UsageError('--model NAME|CARD is required');
   if (!options.selection) throw new UsageError('one of --all, --category C or --sql "SELECT image_name FROM image WHERE …" is required');
   const model = await loadModel(options.model, options.modelsDirs);
-  const table = checkIdentifier(options.table ?? (model.card.task === 'classifier' ? 'classifications' : 'embeddings'), 'table name');
+  if (options.minScore !== undefined && model.card.task !== 'detector') {
+    throw new UsageError(`--min-score is for detector models, but ${model.qualifiedName} is a ${model.card.task}`);
+  }
+  if (model.card.task === 'detector') {
+    // A detector's outputs and anchors are checked against the graph here, before any plan is
+    // written, so a bad card exits 2 naming the mismatch (in a scoring thread the same check would
+    // only fail the attempts). Small graphs: one CPU session, opened and closed.
+    await (await ModelSession.create(model, { device: 'cpu', intraOpThreads: 1 })).close();
+  }
+  const table = checkIdentifier(options.table ?? DEFAULT_TABLE[model.card.task], 'table name');
   const catalogSpec: CatalogSpec = options.catalog ?? { kind: 'embedded', warehouse: path.resolve(options.warehouse!) };
   let tableLocation: string;
   if (options.tableLocation) tableLocation = resolveLocation(options.tableLocation);
@@ -295,7 +309,7 @@ export async function planNew(
     let incremental: { previous: Awaited<ReturnType<typeof findPreviousSnapshot>> } | undefined;
     if (options.incremental) {
       if (isRemoteLocation(tableLocation) || catalogSpec.kind !== 'embedded') throw new UsageError('--incremental is supported on the embedded warehouse with a local table location');
-      incremental = { previous: await findPreviousSnapshot(tableLocation, model.qualifiedName, resultKey(model.card, model.cardPath, options.maxPixels), snapshot) };
+      incremental = { previous: await findPreviousSnapshot(tableLocation, model.qualifiedName, resultKey(model.card, model.cardPath, options.maxPixels, options.minScore), snapshot) };
     }
     const run = await planRun(catalog, options.selection, plan, {
       run_id: runId,
@@ -308,7 +322,7 @@ export async function planNew(
       ...(isRemoteLocation(tableLocation) ? { hdfs: { user: options.hdfsUser ?? defaultHdfsUser() } } : {}),
       snapshot,
       partition_size: options.partitionSize,
-      options: { batch_size: options.batchSize, max_pixels: options.maxPixels, device: options.device },
+      options: { batch_size: options.batchSize, max_pixels: options.maxPixels, device: options.device, ...(options.minScore !== undefined ? { min_score: options.minScore } : {}) },
     }, incremental);
     return { run, plan };
   } finally {

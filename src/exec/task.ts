@@ -18,6 +18,7 @@
 import pLimit from 'p-limit';
 import type { ByteSource } from '../bytes/ByteSource.js';
 import type { LoadedModel } from '../model/loadModelCard.js';
+import { detectionColumns } from '../model/detector/detectionRow.js';
 import { activate, normalizeEmbedding, topK } from '../model/postprocess.js';
 import { partitionFileName, type PartCommitMessage, type PartitionManifest } from '../plan/manifest.js';
 import { joinLocation } from '../sink/location.js';
@@ -40,6 +41,8 @@ export interface TaskResources {
 export interface TaskRunOptions {
   /** Header check before decoding. */
   maxPixels: number;
+  /** Detector cards: the score threshold instead of the card's `output.min_score` (`run --min-score`). */
+  minScore?: number;
   /** Names per byte-source request. @defaultValue 64 */
   fetchChunk?: number;
   /** Called as images finish (ok or error), for progress bars. */
@@ -82,8 +85,11 @@ export async function runPartition(manifest: PartitionManifest, ctx: TaskContext
       row.label = top[0]!.label;
       row.score = top[0]!.score;
       row.top_k = top;
-    } else {
+    } else if (model.card.task === 'embedding') {
       row.embedding = normalizeEmbedding(o.output, model.card.output.normalize);
+    } else {
+      // Anchors' scores and boxes → boxes in original pixels (cheap: only rows above the threshold are decoded).
+      Object.assign(row, detectionColumns(model, o.output, o.width, o.height, ctx.minScore));
     }
     return row;
   };

@@ -18,11 +18,17 @@ export interface Model {
   readonly fixedBatch: number | null;
   /** Values per image in the input tensor (C × H × W). */
   readonly valuesPerImage: number;
-  /** Width of the output per image. */
+  /**
+   * Width of the output per image: the one output's width (classifier, embedding), or for a
+   * detector the sum over its `scores` and `boxes` outputs of rows × values per row.
+   */
   readonly outputWidth: number;
   /**
    * Run one batch: `input` holds `count` images back to back in the card's layout and dtype.
-   * Returns `count × outputWidth` values. @throws the runtime's error (the caller isolates images).
+   * Returns `count × outputWidth` values. A detector's several outputs come packed per image: its
+   * score outputs' rows in card order, then its box outputs' rows (what `DetectionDecoder` reads);
+   * `ModelSession.runOutputs` gives them by name instead.
+   * @throws the runtime's error (the caller isolates images).
    */
   run(input: Float32Array | Uint8Array, count: number): Promise<Float32Array>;
   close(): Promise<void>;

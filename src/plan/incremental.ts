@@ -48,7 +48,7 @@ function canonical(v: unknown): string {
  * The result key of a model card under `maxPixels`. Labels are read as the loader reads them
  * (inline, or the labels file relative to the card).
  */
-export function resultKey(card: ModelCard, cardPath: string, maxPixels: number): ResultKey {
+export function resultKey(card: ModelCard, cardPath: string, maxPixels: number, minScore?: number): ResultKey {
   const output = card.output as { labels?: string[] | string };
   let labels: string[] | null = null;
   if (Array.isArray(output.labels)) labels = output.labels;
@@ -57,6 +57,7 @@ export function resultKey(card: ModelCard, cardPath: string, maxPixels: number):
     model_sha256: card.sha256,
     labels_sha256: labels === null ? null : sha256(labels.join('\n')),
     input_sha256: sha256(canonical(card.input)),
+    output_sha256: sha256(canonical(card.task === 'detector' && minScore !== undefined ? { ...card.output, min_score: minScore } : card.output)),
     max_pixels: maxPixels,
   };
 }
@@ -88,7 +89,7 @@ export async function findPreviousSnapshot(tableLocation: string, qualifiedModel
     if (raw === null) continue;
     const summary = JSON.parse(raw.toString('utf8')) as RunSummaryFile;
     const k = summary.result_key;
-    if (!k || k.model_sha256 !== key.model_sha256 || k.labels_sha256 !== key.labels_sha256 || k.input_sha256 !== key.input_sha256) continue;
+    if (!k || k.model_sha256 !== key.model_sha256 || k.labels_sha256 !== key.labels_sha256 || k.input_sha256 !== key.input_sha256 || k.output_sha256 !== key.output_sha256) continue;
     return { snapshot, dir, rows: (summary.ok ?? 0) + (summary.error ?? 0), carryable: carryablePredicate(k.max_pixels, key.max_pixels) };
   }
   return null;

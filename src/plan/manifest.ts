@@ -52,7 +52,8 @@ export const runSpecSchema = z.strictObject({
   partition_size: z.number().int().min(1),
   partitions: z.number().int().min(0),
   images: z.number().int().min(0),
-  options: z.strictObject({ batch_size: z.number().int(), max_pixels: z.number().int(), device: z.string() }),
+  /** `min_score`: `run --min-score` for a detector (absent: the card's `output.min_score`). */
+  options: z.strictObject({ batch_size: z.number().int(), max_pixels: z.number().int(), device: z.string(), min_score: z.number().min(0).max(1).optional() }),
   /** `run --incremental` (src/plan/incremental.ts): what was carried from which snapshot. */
   incremental: z
     .strictObject({

@@ -5,10 +5,25 @@
  */
 import type { ClassifierMetrics } from '../train/evaluateClassifier.js';
 
+/** A detection drawn over a thumbnail, in pixels of the original image (after EXIF orientation). */
+export interface GalleryBox {
+  label: string;
+  score: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
 export interface GalleryItem {
   image_name: string;
-  /** Top-1 confidence, when the model is a classifier. */
+  /** Top-1 confidence (classifiers), or a detection score (detectors). */
   score: number | null;
+  /** Detector runs: the image's detections, drawn over the thumbnail as an inline SVG. */
+  boxes?: GalleryBox[];
+  /** Size of the original image after EXIF orientation (the boxes' coordinate space). */
+  width?: number;
+  height?: number;
   /** A short line under the thumbnail (e.g. "true: Sunsets"). */
   note?: string;
   /** Shown highlighted: a held-out image the model got wrong. */
@@ -37,6 +52,10 @@ export interface ReportModel {
   labelCounts: { title: string; note: string; columns: string[]; rows: { label: string; count: number; extra: number[] }[] } | null;
   /** Equal-width bins of top-1 confidence over [0, 1]. */
   histogram: { title: string; note: string; bins: number[] } | null;
+  /** More charts (detector runs: faces per image, largest face's area), each with titled axes. */
+  charts?: ReportChart[];
+  /** Rows per source category (rows) and label or bucket (columns), from the warehouse's categorylinks. */
+  crossTab?: { title: string; note: string; rowLabel: string; columns: string[]; rows: { label: string; total: number; counts: number[] }[] } | null;
   galleries: { title: string; note: string; groups: GalleryGroup[] } | null;
   evaluation: { title: string; note: string; metrics: ClassifierMetrics; chance: number } | null;
   /** Extra image lists (e.g. misclassified held-out images). */
@@ -45,3 +64,7 @@ export interface ReportModel {
   /** Extra name lists without images (e.g. images left out for being in two categories). */
   nameLists: { id: string; title: string; note: string; total: number; names: string[] }[];
 }
+
+export type ReportChart =
+  | { id: string; title: string; note: string; kind: 'bars'; rows: { label: string; count: number }[]; valueLabel: string; categoryLabel: string }
+  | { id: string; title: string; note: string; kind: 'histogram'; bins: number[]; range: [number, number]; xLabel: string; yLabel: string };

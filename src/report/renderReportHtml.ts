@@ -1,9 +1,12 @@
 /**
  * The report page: one self-contained HTML file (inline CSS, inline SVG charts, no script), opened
- * from disk. Thumbnails are relative links into `thumbs/`. Every value from data is escaped.
+ * from disk. Thumbnails are relative links into `thumbs/`, each opening the larger copy in `full/`
+ * when clicked; captions give the full file name, linked to its Commons file page. A detector's
+ * boxes are an inline SVG laid over the thumbnail in the original image's pixel space (viewBox =
+ * the original size), so they line up at any thumbnail size. Every value from data is escaped.
  * Elements carry `data-*` attributes (stat, label, count) so tests and scripts can read the numbers.
  */
-import type { GalleryItem, ReportModel } from './ReportModel.js';
+import type { GalleryItem, ReportChart, ReportModel } from './ReportModel.js';
 import { escapeHtml as e } from './escapeHtml.js';
 import { barChartSvg, histogramSvg } from './svgCharts.js';
 
@@ -13,6 +16,13 @@ export interface Thumbnail {
   src: string;
   width: number;
   height: number;
+  /** The larger copy opened on click (relative to index.html), when one was written. */
+  full?: string;
+}
+
+/** The Commons file page of an image name (spaces as underscores, the rest percent-encoded). */
+export function commonsFileUrl(imageName: string): string {
+  return `https://commons.wikimedia.org/wiki/File:${encodeURIComponent(imageName.replace(/ /g, '_'))}`;
 }
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -40,13 +50,20 @@ td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 table.meta td:first-child { color:var(--muted); white-space:nowrap; }
 table.meta td { word-break:break-all; }
 .chart text { font-size:12px; fill:#333; }
-.gallery { display:flex; flex-wrap:wrap; gap:8px; }
-figure { margin:0; width:112px; border:1px solid var(--line); border-radius:6px; padding:6px; background:#fff; }
+.gallery { display:flex; flex-wrap:wrap; gap:10px; }
+figure { margin:0; width:206px; border:1px solid var(--line); border-radius:6px; padding:6px; background:#fff; }
 figure.wrong { border-color:var(--bad); box-shadow:0 0 0 1px var(--bad); }
-figure .frame { width:100px; height:100px; display:flex; align-items:center; justify-content:center; background:#eef0f3; border-radius:4px; overflow:hidden; }
-figure img { display:block; max-width:100px; max-height:100px; }
+figure .frame { width:192px; height:192px; display:flex; align-items:center; justify-content:center; background:#eef0f3; border-radius:4px; overflow:hidden; }
+figure .pic { position:relative; display:block; line-height:0; }
+figure img { display:block; max-width:192px; max-height:192px; }
+figure svg.boxes { position:absolute; left:0; top:0; width:100%; height:100%; pointer-events:none; }
+figure svg.boxes rect { fill:none; stroke:#ffd400; stroke-width:2.5px; vector-effect:non-scaling-stroke; }
+figure svg.boxes rect.halo { stroke:#000; stroke-width:4.5px; stroke-opacity:0.6; }
 figure .nothumb { color:var(--muted); font-size:11px; text-align:center; }
-figcaption { font-size:11px; margin-top:4px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+figcaption { font-size:11px; margin-top:4px; word-break:break-all; }
+figcaption a { color:var(--ink); text-decoration:none; border-bottom:1px dotted var(--muted); }
+.chart .axis-label { font-size:12px; fill:var(--muted); font-style:italic; }
+table.crosstab td.num { min-width:48px; }
 figcaption .score { display:block; font-weight:600; }
 figcaption .sub { display:block; color:var(--muted); }
 figure.wrong figcaption .sub { color:var(--bad); }
@@ -55,14 +72,35 @@ details summary { cursor:pointer; color:var(--accent); }
 footer { color:var(--muted); text-align:center; font-size:12px; padding:12px; }
 `;
 
+function boxesSvg(item: GalleryItem): string {
+  if (!item.boxes || !item.width || !item.height) return '';
+  const rects = item.boxes.map((b) => {
+    const at = `x="${b.x.toFixed(1)}" y="${b.y.toFixed(1)}" width="${b.w.toFixed(1)}" height="${b.h.toFixed(1)}"`;
+    return `<g class="box" data-score="${b.score.toFixed(4)}"><title>${e(b.label)} ${b.score.toFixed(3)}</title><rect class="halo" ${at}/><rect ${at}/></g>`;
+  });
+  return `<svg class="boxes" viewBox="0 0 ${item.width} ${item.height}" preserveAspectRatio="none" xmlns="http://www.w3.org/2000/svg">${rects.join('')}</svg>`;
+}
+
 function figure(item: GalleryItem, thumbs: ReadonlyMap<string, Thumbnail>): string {
   const t = thumbs.get(item.image_name);
-  const img = t
-    ? `<img src="${e(t.src)}" width="${t.width}" height="${t.height}" alt="${e(item.image_name)}">`
-    : `<span class="nothumb">no preview</span>`;
+  let img = `<span class="nothumb">no preview</span>`;
+  if (t) {
+    const pic = `<img src="${e(t.src)}" width="${t.width}" height="${t.height}" alt="${e(item.image_name)}">${boxesSvg(item)}`;
+    img = t.full ? `<a class="pic" href="${e(t.full)}" style="width:${t.width}px;height:${t.height}px">${pic}</a>` : `<span class="pic" style="width:${t.width}px;height:${t.height}px">${pic}</span>`;
+  }
   const score = item.score === null ? '' : `<span class="score">${item.score.toFixed(3)}</span>`;
   const note = item.note ? `<span class="sub">${e(item.note)}</span>` : '';
-  return `<figure${item.wrong ? ' class="wrong"' : ''} data-image="${e(item.image_name)}" title="${e(item.image_name)}"><div class="frame">${img}</div><figcaption>${score}${e(item.image_name)}${note}</figcaption></figure>`;
+  const name = `<a class="name" href="${e(commonsFileUrl(item.image_name))}">${e(item.image_name)}</a>`;
+  const faces = item.boxes ? ` data-boxes="${item.boxes.length}"` : '';
+  return `<figure${item.wrong ? ' class="wrong"' : ''} data-image="${e(item.image_name)}"${faces} title="${e(item.image_name)}"><div class="frame">${img}</div><figcaption>${score}${name}${note}</figcaption></figure>`;
+}
+
+function chart(c: ReportChart): string {
+  const svg =
+    c.kind === 'bars'
+      ? barChartSvg(c.rows, { valueLabel: c.valueLabel, categoryLabel: c.categoryLabel, aria: c.title })
+      : histogramSvg(c.bins, { range: c.range, xLabel: c.xLabel, yLabel: c.yLabel, aria: c.title });
+  return `<section id="${e(c.id)}"><h2>${e(c.title)}</h2><p class="note">${e(c.note)}</p>${svg}</section>`;
 }
 
 /** The whole page. `thumbs` holds the thumbnails that were written; other images show "no preview". */
@@ -104,7 +142,7 @@ export function renderReportHtml(model: ReportModel, thumbs: ReadonlyMap<string,
   if (model.labelCounts) {
     const lc = model.labelCounts;
     out.push(`<section id="labels"><h2>${e(lc.title)}</h2><p class="note">${e(lc.note)}</p>`);
-    out.push(barChartSvg(lc.rows));
+    out.push(barChartSvg(lc.rows, { valueLabel: 'images', categoryLabel: 'top-1 label' }));
     out.push(`<table id="label-counts"><tr><th>label</th>${lc.columns.map((c) => `<th class="num">${e(c)}</th>`).join('')}</tr>`);
     for (const r of lc.rows) {
       out.push(`<tr data-label="${e(r.label)}" data-count="${r.count}"><td>${e(r.label)}</td><td class="num">${fmt(r.count)}</td>${r.extra.map((v) => `<td class="num">${fmt(v)}</td>`).join('')}</tr>`);
@@ -113,7 +151,20 @@ export function renderReportHtml(model: ReportModel, thumbs: ReadonlyMap<string,
   }
 
   if (model.histogram) {
-    out.push(`<section id="confidence"><h2>${e(model.histogram.title)}</h2><p class="note">${e(model.histogram.note)}</p>${histogramSvg(model.histogram.bins)}</section>`);
+    out.push(`<section id="confidence"><h2>${e(model.histogram.title)}</h2><p class="note">${e(model.histogram.note)}</p>${histogramSvg(model.histogram.bins, { xLabel: 'top-1 score', yLabel: 'images' })}</section>`);
+  }
+
+  for (const c of model.charts ?? []) out.push(chart(c));
+
+  if (model.crossTab) {
+    const x = model.crossTab;
+    out.push(`<section id="categories"><h2>${e(x.title)}</h2><p class="note">${e(x.note)}</p><table class="crosstab" id="category-crosstab">`);
+    out.push(`<tr><th>${e(x.rowLabel)}</th><th class="num">rows</th>${x.columns.map((c) => `<th class="num">${e(c)}</th>`).join('')}</tr>`);
+    for (const r of x.rows) {
+      const cells = r.counts.map((n, i) => `<td class="num" data-column="${e(x.columns[i]!)}" data-count="${n}">${n ? fmt(n) : '·'}</td>`);
+      out.push(`<tr data-category="${e(r.label)}" data-count="${r.total}"><td>${e(r.label)}</td><td class="num">${fmt(r.total)}</td>${cells.join('')}</tr>`);
+    }
+    out.push(`</table></section>`);
   }
 
   if (model.galleries) {

@@ -1,6 +1,8 @@
 /**
- * Writes a report folder: `index.html` and `thumbs/*.jpg` (≤ 96 px, from the warehouse's
- * byte source: the warehouse's `image_bytes` for a local run), opened from disk with no server. The folder is built beside the target and renamed
+ * Writes a report folder: `index.html`, `thumbs/*.jpg` (≤ 192 px) and `full/*.jpg` (≤ 1600 px, opened
+ * when a thumbnail is clicked), from the run's byte source (the warehouse's `image_bytes` for a local
+ * run), opened from disk with no server. Both copies apply EXIF orientation, as the decoders do, so a
+ * detector's boxes (original pixels after orientation) line up with them. The folder is built beside the target and renamed
  * into place, so a reader sees the old report or the new one, never half of one; an existing report
  * in `outDir` is replaced.
  *
@@ -18,7 +20,9 @@ import type { ReportModel } from './ReportModel.js';
 import { renderReportHtml, type Thumbnail } from './renderReportHtml.js';
 
 /** Longest side of a thumbnail, in pixels. */
-export const THUMBNAIL_SIZE = 96;
+export const THUMBNAIL_SIZE = 192;
+/** Longest side of the copy a click opens, in pixels. */
+export const FULL_SIZE = 1600;
 
 export interface WrittenReport {
   /** Absolute path of index.html. */
@@ -36,11 +40,12 @@ export async function writeReport(model: ReportModel, outDir: string, bytes: Byt
   const building = `${target}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
   mkdirSync(path.join(building, 'thumbs'), { recursive: true });
+  mkdirSync(path.join(building, 'full'), { recursive: true });
   try {
     const names = new Set<string>();
     for (const g of model.galleries?.groups ?? []) for (const i of [...g.most, ...g.least]) names.add(i.image_name);
     for (const list of model.imageLists) for (const i of list.items) names.add(i.image_name);
-    const thumbs = await writeThumbnails([...names], path.join(building, 'thumbs'), bytes);
+    const thumbs = await writeThumbnails([...names], building, bytes);
     writeFileSync(path.join(building, 'index.html'), renderReportHtml(model, thumbs, `imgpipe ${packageVersion()}`));
     mkdirSync(path.dirname(target), { recursive: true });
     const old = `${target}.old-${process.pid}`;
@@ -64,15 +69,19 @@ async function writeThumbnails(names: readonly string[], dir: string, bytes: Byt
       await Promise.all(
         [...found].map(async ([name, image]) => {
           try {
-            const { data, info } = await sharp(image, { failOn: 'none', limitInputPixels: 100_000_000 })
-              .rotate()
-              .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside' })
-              .flatten({ background: '#ffffff' })
-              .jpeg({ quality: 80 })
-              .toBuffer({ resolveWithObject: true });
+            const copy = (size: number, quality: number) =>
+              sharp(image, { failOn: 'none', limitInputPixels: 100_000_000 })
+                .rotate()
+                .resize(size, size, { fit: 'inside', withoutEnlargement: size === FULL_SIZE })
+                .flatten({ background: '#ffffff' })
+                .jpeg({ quality })
+                .toBuffer({ resolveWithObject: true });
+            const { data, info } = await copy(THUMBNAIL_SIZE, 82);
+            const full = await copy(FULL_SIZE, 85);
             const file = `${createHash('sha1').update(name).digest('hex').slice(0, 20)}.jpg`;
-            writeFileSync(path.join(dir, file), data);
-            thumbs.set(name, { src: `thumbs/${file}`, width: info.width, height: info.height });
+            writeFileSync(path.join(dir, 'thumbs', file), data);
+            writeFileSync(path.join(dir, 'full', file), full.data);
+            thumbs.set(name, { src: `thumbs/${file}`, width: info.width, height: info.height, full: `full/${file}` });
           } catch {
             // no thumbnail: the page says "no preview"
           }

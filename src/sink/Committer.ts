@@ -39,6 +39,12 @@ export interface ResultKey {
   labels_sha256: string | null;
   /** sha256 of the card's `input` section (preprocessing). */
   input_sha256: string;
+  /**
+   * sha256 of the card's `output` section as the run applied it (a detector's effective `min_score`,
+   * from `--min-score` or the card): activation, top_k, thresholds and NMS change rows too.
+   * Absent in snapshots written before it existed (they never carry).
+   */
+  output_sha256?: string;
   max_pixels: number;
 }
 

@@ -4,7 +4,8 @@
  * Each row is checked against the result-row contract, then copied column by column into typed
  * buffers (`arrowColumns.ts`): strings into one UTF-8 buffer per column, an embedding into one
  * Float32Array shared by the whole batch (a memcpy per row), top-k entries into a label column and
- * a score column. The row objects are not kept. `finish()` wraps the buffers with `makeData`,
+ * a score column, detections into one column per struct field and key points into a list of lists
+ * over one Float32Array. The row objects are not kept. `finish()` wraps the buffers with `makeData`,
  * without copying them.
  */
 import { RecordBatch, Struct } from 'apache-arrow';
@@ -18,7 +19,11 @@ import {
   Utf8Column,
 } from './arrowColumns.js';
 import {
+  DETECTION_ENTRY_TYPE,
+  DETECTIONS_TYPE,
   EMBEDDING_TYPE,
+  KEYPOINTS_ENTRY_TYPE,
+  KEYPOINTS_TYPE,
   PROCESSED_AT_TYPE,
   RESULT_ARROW_SCHEMA,
   TOP_K_ENTRY_TYPE,
@@ -82,6 +87,28 @@ export function assertResultRow(row: ResultRow): void {
   if (!Number.isSafeInteger(row.processed_at)) {
     throw rowError(row, 'processed_at', 'integer milliseconds since the epoch', row.processed_at);
   }
+  const detections = row.detections ?? null;
+  if (detections !== null) {
+    if (!Array.isArray(detections)) throw rowError(row, 'detections', 'an array or null', detections);
+    for (const d of detections) {
+      if (typeof d !== 'object' || d === null || typeof d.label !== 'string' || ![d.score, d.x, d.y, d.w, d.h].every((v) => typeof v === 'number')) {
+        throw rowError(row, 'detections', 'entries of { label: string, score, x, y, w, h: number }', d);
+      }
+    }
+  }
+  const keypoints = row.keypoints ?? null;
+  if (keypoints !== null) {
+    if (!Array.isArray(keypoints) || !keypoints.every((k) => k instanceof Float32Array)) throw rowError(row, 'keypoints', 'an array of Float32Array or null', keypoints);
+    if (detections === null || keypoints.length !== detections.length) {
+      throw rowError(row, 'keypoints', `one entry per detection (${detections?.length ?? 0})`, `${keypoints.length} entries`);
+    }
+  }
+  const count = row.count ?? null;
+  if (count !== null && !isInt32(count)) throw rowError(row, 'count', 'an int32 or null', count);
+  for (const column of ['max_area_ratio', 'sum_area_ratio'] as const) {
+    const v = row[column] ?? null;
+    if (v !== null && typeof v !== 'number') throw rowError(row, column, 'a number or null', v);
+  }
 }
 
 export class ResultBatchBuilder {
@@ -101,6 +128,15 @@ export class ResultBatchBuilder {
   private readonly height: Int32Column;
   private readonly runId: Utf8Column;
   private readonly processedAt: Int64Column;
+  private readonly detections: ListOffsetsColumn;
+  private readonly detectionLabel: Utf8Column;
+  private readonly detectionValues: DenseFloat32Column[];
+  private readonly keypoints: ListOffsetsColumn;
+  private readonly keypointLists: ListOffsetsColumn;
+  private readonly keypointValues: DenseFloat32Column;
+  private readonly count: Int32Column;
+  private readonly maxAreaRatio: Float32Column;
+  private readonly sumAreaRatio: Float32Column;
   private embeddingBytes = 0;
 
   /**
@@ -127,6 +163,15 @@ export class ResultBatchBuilder {
     this.height = new Int32Column(capacity);
     this.runId = new Utf8Column(capacity, 40);
     this.processedAt = new Int64Column(capacity);
+    this.detections = new ListOffsetsColumn(capacity);
+    this.detectionLabel = new Utf8Column(0, 4);
+    this.detectionValues = [0, 1, 2, 3, 4].map(() => new DenseFloat32Column(0)); // score, x, y, w, h
+    this.keypoints = new ListOffsetsColumn(capacity);
+    this.keypointLists = new ListOffsetsColumn(0);
+    this.keypointValues = new DenseFloat32Column(0);
+    this.count = new Int32Column(capacity);
+    this.maxAreaRatio = new Float32Column(capacity);
+    this.sumAreaRatio = new Float32Column(capacity);
   }
 
   /** Rows appended so far. */
@@ -172,6 +217,30 @@ export class ResultBatchBuilder {
     this.height.append(row.height);
     this.runId.append(row.run_id);
     this.processedAt.append(BigInt(row.processed_at));
+    const detections = row.detections ?? null;
+    if (detections !== null) {
+      const [score, x, y, w, h] = this.detectionValues as [DenseFloat32Column, DenseFloat32Column, DenseFloat32Column, DenseFloat32Column, DenseFloat32Column];
+      for (const d of detections) {
+        this.detectionLabel.append(d.label);
+        score.append(d.score);
+        x.append(d.x);
+        y.append(d.y);
+        w.append(d.w);
+        h.append(d.h);
+      }
+    }
+    this.detections.append(detections !== null, this.detectionLabel.length);
+    const keypoints = row.keypoints ?? null;
+    if (keypoints !== null) {
+      for (const k of keypoints) {
+        this.keypointValues.appendAll(k);
+        this.keypointLists.append(true, this.keypointValues.length);
+      }
+    }
+    this.keypoints.append(keypoints !== null, this.keypointLists.length);
+    this.count.append(row.count ?? null);
+    this.maxAreaRatio.append(row.max_area_ratio ?? null);
+    this.sumAreaRatio.append(row.sum_area_ratio ?? null);
   }
 
   /** The rows as one RecordBatch over this builder's buffers; do not append afterwards. */
@@ -195,6 +264,11 @@ export class ResultBatchBuilder {
       this.height.finish(),
       this.runId.finish(),
       this.processedAt.finishAsTimestamp(PROCESSED_AT_TYPE),
+      this.detections.finish(DETECTIONS_TYPE, structData(DETECTION_ENTRY_TYPE, this.detectionLabel.length, [this.detectionLabel.finish(), ...this.detectionValues.map((c) => c.finish())])),
+      this.keypoints.finish(KEYPOINTS_TYPE, this.keypointLists.finish(KEYPOINTS_ENTRY_TYPE, this.keypointValues.finish())),
+      this.count.finish(),
+      this.maxAreaRatio.finish(),
+      this.sumAreaRatio.finish(),
     ];
     return new RecordBatch(RESULT_ARROW_SCHEMA, structData(new Struct(RESULT_ARROW_SCHEMA.fields), length, children));
   }

@@ -9,6 +9,8 @@
  *   Int32                                   INT32                                   INTEGER
  *   List<Struct<label Utf8, score Float32>> LIST of group(label STRING, score FLOAT) STRUCT(label VARCHAR, score FLOAT)[]
  *   List<Float32>                           LIST of FLOAT                           FLOAT[]
+ *   List<Struct<label, score, x, y, w, h>>  LIST of group(label STRING, 5 × FLOAT)   STRUCT(label VARCHAR, score FLOAT, x FLOAT, …)[]
+ *   List<List<Float32>>                     LIST of LIST of FLOAT                   FLOAT[][]
  *   Timestamp(ms, no time zone)             INT64 / TIMESTAMP(MILLIS, isAdjustedToUTC=false)   TIMESTAMP
  *
  * `processed_at` deliberately has no time zone: a zoned Arrow timestamp becomes
@@ -30,6 +32,20 @@ export const TOP_K_TYPE = new List(new Field('element', TOP_K_ENTRY_TYPE, false)
 
 export const EMBEDDING_TYPE = new List(new Field('element', new Float32(), false));
 
+export const DETECTION_ENTRY_TYPE = new Struct([
+  new Field('label', new Utf8(), false),
+  new Field('score', new Float32(), false),
+  new Field('x', new Float32(), false),
+  new Field('y', new Float32(), false),
+  new Field('w', new Float32(), false),
+  new Field('h', new Float32(), false),
+]);
+
+export const DETECTIONS_TYPE = new List(new Field('element', DETECTION_ENTRY_TYPE, false));
+
+export const KEYPOINTS_ENTRY_TYPE = new List(new Field('element', new Float32(), false));
+export const KEYPOINTS_TYPE = new List(new Field('element', KEYPOINTS_ENTRY_TYPE, false));
+
 /** Timestamp in milliseconds without a time zone (see the module note). */
 export const PROCESSED_AT_TYPE = new TimestampMillisecond(null);
 
@@ -48,4 +64,10 @@ export const RESULT_ARROW_SCHEMA = new Schema([
   new Field('height', new Int32(), true),
   new Field('run_id', new Utf8(), false),
   new Field('processed_at', PROCESSED_AT_TYPE, false),
+  // Detector columns, last so that older files' columns keep their positions.
+  new Field('detections', DETECTIONS_TYPE, true),
+  new Field('keypoints', KEYPOINTS_TYPE, true),
+  new Field('count', new Int32(), true),
+  new Field('max_area_ratio', new Float32(), true),
+  new Field('sum_area_ratio', new Float32(), true),
 ]);

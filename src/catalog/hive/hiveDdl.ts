@@ -22,6 +22,11 @@ export const RESULT_HIVE_COLUMNS: readonly (readonly [(typeof RESULT_COLUMNS)[nu
   ['height', 'int'],
   ['run_id', 'string'],
   ['processed_at', 'timestamp'],
+  ['detections', 'array<struct<label:string,score:float,x:float,y:float,w:float,h:float>>'],
+  ['keypoints', 'array<array<float>>'],
+  ['count', 'int'],
+  ['max_area_ratio', 'float'],
+  ['sum_area_ratio', 'float'],
 ];
 
 export function createResultTableDdl(database: string, table: string, location: string): string {

@@ -56,7 +56,7 @@ export class TaskContextCache {
     try {
       const opened = await entry.opened;
       await this.evict();
-      return await body({ ...opened.ctx, maxPixels: run.options.max_pixels });
+      return await body({ ...opened.ctx, maxPixels: run.options.max_pixels, minScore: run.options.min_score });
     } finally {
       entry.users--;
       entry.lastUsed = Date.now();
