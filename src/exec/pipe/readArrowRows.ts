@@ -18,11 +18,11 @@ export async function* readArrowRows(input: Readable, windowRows: number): Async
   try {
     reader = await RecordBatchReader.from(input);
   } catch (e) {
-    throw new UsageError(`stdin is not an Arrow IPC stream (${(e as Error).message}); for JSON lines pass --input-format jsonl`);
+    throw new UsageError(`stdin is not a valid Arrow IPC stream (${(e as Error).message}); for JSON lines pass --input-format jsonl`);
   }
   let rowNumber = 0;
   let checkedSchema = false;
-  for await (const batch of reader as AsyncIterable<RecordBatch>) {
+  for await (const batch of notArrowIsUsage(reader as AsyncIterable<RecordBatch>)) {
     if (!checkedSchema) {
       checkedSchema = true;
       const names = batch.schema.fields.map((f) => f.name);
@@ -50,6 +50,21 @@ export async function* readArrowRows(input: Readable, windowRows: number): Async
       }
     }
     if (window.length > 0) yield window;
+  }
+}
+
+/** Errors of the IPC reader itself (not Arrow, a length past the end) are bad input: exit 2. */
+async function* notArrowIsUsage(batches: AsyncIterable<RecordBatch>): AsyncGenerator<RecordBatch> {
+  const it = batches[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<RecordBatch>;
+    try {
+      next = await it.next();
+    } catch (e) {
+      throw new UsageError(`stdin is not a valid Arrow IPC stream (${(e as Error).message}); for JSON lines pass --input-format jsonl`);
+    }
+    if (next.done) return;
+    yield next.value;
   }
 }
 
