@@ -16,8 +16,9 @@ cd "$repo"
 npm ci --no-audit --no-fund
 npm run build --silent
 mkdir -p "$stage/bin"
-cp -r dist models package.json package-lock.json "$stage/"
-(cd "$stage" && npm ci --omit=dev --no-audit --no-fund --ignore-scripts=false)
+cp -r dist models package.json package-lock.json .npmrc "$stage/"
+# Production modules only; `prepare` (tsc) is a build step, already done above.
+(cd "$stage" && npm pkg delete scripts.prepare && npm ci --omit=dev --no-audit --no-fund)
 cp "$(command -v node)" "$stage/bin/node"
 cat > "$stage/bin/imgpipe" <<'LAUNCH'
 #!/bin/sh
