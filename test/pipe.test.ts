@@ -241,6 +241,18 @@ describe('bounded memory and kills', () => {
     expect(r.peakRss).toBeLessThan(768 * 2 ** 20);
   }, 300_000);
 
+  it('a reader that closes stdout early gets exit 1, not 0: a short stream is never taken for a finished one', async () => {
+    const rows = images.map((i) => ({ ...i, bytes: bytesByName.get(i.image_name) ?? null }));
+    const { child, done } = spawnPipe(['--model', 'quality-basic', '--window', '8', ...LANES], {
+      onStdout: (c) => c.stdout.destroy(),
+    });
+    await feed(child, arrowStreamChunks([inputBatch(rows)]));
+    const r = await done;
+    expect(r.signal).toBe(null);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/imgpipe: failed: .*(stdout was closed before all rows were written|EPIPE)/);
+  }, 60_000);
+
   it('SIGKILL mid-stream: nothing but a truncated stdout (no end marker, no file of ours anywhere)', async () => {
     const work = path.join(tmp.dir, 'kill-cwd');
     const scratch = path.join(tmp.dir, 'kill-tmp');

@@ -122,6 +122,11 @@ async function pipeAction(flags: PipeFlags): Promise<number> {
   }
   const runId = flags.runId ?? `${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${model.qualifiedName}-pipe-${Math.random().toString(16).slice(2, 8)}`;
 
+  // stdout is this command's data: a reader that closes it early (EPIPE) fails the command (exit 1,
+  // after the scorer closed), instead of main's `| head` rule (exit 0 at once) taking a short stream
+  // for a finished one. The sink sees the destroyed stream and throws.
+  process.stdout.removeAllListeners('error');
+  process.stdout.on('error', (e) => log.warn({ err: e }, 'stdout failed'));
   const started = performance.now();
   const scorer = await openScorer(model, { device: flags.device, topology: flags.topology as TopologyChoice, lanes, threads, inferenceThreads, batchSize });
   let bytes = null;

@@ -24,8 +24,11 @@ export interface PipeSink {
   end(): Promise<void>;
 }
 
+/** @throws when `out` was closed by its reader (EPIPE) or destroyed: the pipe must fail, not hang. */
 async function writeOut(out: Writable, chunk: Uint8Array | string): Promise<void> {
-  if (!out.write(chunk)) await once(out, 'drain');
+  if (out.destroyed || out.writableEnded) throw new Error('stdout was closed before all rows were written');
+  if (!out.write(chunk)) await once(out, 'drain'); // rejects on 'error'
+  if (out.destroyed) throw new Error('stdout was closed before all rows were written');
 }
 
 export function openPipeSink(format: PipeFormat, out: Writable): PipeSink {
@@ -35,6 +38,8 @@ export function openPipeSink(format: PipeFormat, out: Writable): PipeSink {
 class ArrowPipeSink implements PipeSink {
   private readonly writer = new RecordBatchStreamWriter();
   private readonly pump: Promise<void>;
+  /** Why the pump stopped (stdout closed): every later write throws it, not the writer's own error. */
+  private failure: unknown = null;
   private ended = false;
 
   constructor(private readonly out: Writable) {
@@ -42,18 +47,21 @@ class ArrowPipeSink implements PipeSink {
     this.pump = (async () => {
       for await (const chunk of this.writer as AsyncIterable<Uint8Array>) await writeOut(this.out, chunk);
     })();
-    this.pump.catch(() => {}); // surfaced by end()
+    this.pump.catch((e: unknown) => (this.failure ??= e)); // surfaced by the next write, or end()
     // The schema goes out first, so a reader of an input with no rows still gets a valid, empty stream.
     this.writer.reset(undefined, RESULT_ARROW_SCHEMA);
   }
 
   async write(rows: readonly ResultRow[]): Promise<void> {
     if (rows.length === 0) return;
+    if (this.failure !== null) throw this.failure;
     const builder = new ResultBatchBuilder(rows.length);
     for (const r of rows) builder.append(r);
     this.writer.write(builder.finish());
     // Let the pump hand the batch to `out`, then wait for `out` to take it.
     await new Promise((resolve) => setImmediate(resolve));
+    if (this.failure !== null) throw this.failure;
+    if (this.out.destroyed) throw new Error('stdout was closed before all rows were written');
     if (this.out.writableNeedDrain) await once(this.out, 'drain');
   }
 
