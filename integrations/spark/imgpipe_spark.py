@@ -203,7 +203,8 @@ def main(argv: list[str]) -> int:
     else:
         # RDD.pipe: Spark's JSON writer encodes binary as base64, which `pipe --input-format jsonl` reads.
         # (Lanes and GPUs are not per task here: set them with --pipe-arg.)
-        lines = selected.toJSON().pipe(" ".join(shlex.quote(c) for c in pipe_command(a, run_id, "jsonl")))
+        # checkCode=True: a non-zero exit fails the task (PySpark's default ignores it).
+        lines = selected.toJSON().pipe(" ".join(shlex.quote(c) for c in pipe_command(a, run_id, "jsonl")), checkCode=True)
         results = (spark.read.schema(RESULT_JSON_DDL).json(lines)
                    .withColumn("processed_at", F.timestamp_millis("processed_at")))
 
