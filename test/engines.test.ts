@@ -216,6 +216,10 @@ describe('Spark: the stand-in runs imgpipe pipe per partition, with a task kille
     const ddl = tree.assigns.RESULT_DDL as string;
     expect(ddl.split(/,\s*(?![^<]*>)/).map((c) => c.trim().split(' ')[0])).toEqual([...RESULT_COLUMNS]);
     expect(tree.assigns.INPUT_COLUMNS).toEqual(['image_name', 'page_id', 'sha1', 'bytes']);
+    // A failed imgpipe must fail the task on both transports (PySpark's RDD.pipe ignores exit codes by default).
+    expect(tree.calls.find((c) => c.func === 'pipe')?.kwargs.checkCode).toBe(true);
+    expect(tree.calls.some((c) => c.func === 'mapInArrow')).toBe(true);
+    expect(tree.function_lists.pipe_command).toContain('pipe');
     expect(sh(`bash -n ${path.join(REPO, 'integrations', 'spark', 'pack-runtime.sh')}`).code).toBe(0);
   }, 60_000);
 });
