@@ -9,6 +9,7 @@ import { registerCompactCommand } from './compactCommand.js';
 import { registerDoctorCommand } from './doctorCommand.js';
 import { registerExportCommand } from './exportCommand.js';
 import { registerModelsCommand } from './modelsCommand.js';
+import { registerPipeCommand } from './pipeCommand.js';
 import { registerReportCommand } from './reportCommand.js';
 import { registerRunCommand } from './runCommand.js';
 import { registerStatusCommand } from './statusCommand.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerWarehouseCommand(program);
   registerRunCommand(program);
   registerWorkerCommand(program);
+  registerPipeCommand(program);
   registerStatusCommand(program);
   registerTrainCommand(program);
   registerReportCommand(program);

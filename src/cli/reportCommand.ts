@@ -17,6 +17,7 @@ import type { RunSummaryFile } from '../sink/Committer.js';
 import { isRemoteLocation } from '../sink/location.js';
 import { UsageError } from '../util/errors.js';
 import { parseIntegerFlag } from '../util/is.js';
+import { checkOutputMetadataPath, outputMetadataOption, writeOutputMetadata } from './outputMetadata.js';
 
 interface ReportFlags {
   partitionsDir?: string;
@@ -28,6 +29,7 @@ interface ReportFlags {
   out?: string;
   perLabel: string;
   json?: boolean;
+  outputMetadata?: string;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -46,6 +48,7 @@ export function registerReportCommand(program: Command): void {
     .option('--out <dir>', 'report folder (default: ./reports/<run-id>)')
     .option('--per-label <n>', 'most and least confident images shown per label', '8')
     .option('--json', 'print one JSON object (index, run_id, partition, thumbnails) on stdout')
+    .addOption(outputMetadataOption())
     .addHelpText(
       'after',
       `
@@ -134,12 +137,15 @@ async function locate(runId: string | undefined, flags: ReportFlags, partitionsD
 
 async function reportAction(runId: string | undefined, flags: ReportFlags): Promise<number> {
   const perLabel = parseIntegerFlag('--per-label', flags.perLabel, 1, 100);
+  const metadataFile = checkOutputMetadataPath(flags.outputMetadata);
   const partitionsDir = path.resolve(flags.partitionsDir ?? process.env.IMGPIPE_PARTITIONS ?? 'partitions');
   const src = await locate(runId, flags, partitionsDir);
   const model = await runReportModel(src, { perLabel });
   const out = path.resolve(flags.out ?? path.join('reports', src.summary.run_id));
   const written = await writeReport(model, out, src.bytes);
-  if (flags.json) process.stdout.write(JSON.stringify({ index: written.index, run_id: src.summary.run_id, partition: src.partition, thumbnails: written.thumbnails }) + '\n');
+  const summary = { index: written.index, run_id: src.summary.run_id, partition: src.partition, thumbnails: written.thumbnails };
+  if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else process.stdout.write(written.index + '\n');
+  writeOutputMetadata(metadataFile, summary);
   return 0;
 }

@@ -21,6 +21,7 @@ import { asInfrastructureError } from '../util/infraErrors.js';
 import { invalidParameterError, parseByteSizeFlag, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
+import { checkOutputMetadataPath, outputMetadataOption, writeOutputMetadata } from './outputMetadata.js';
 import { createProgress, type Progress } from './progress.js';
 import { queueNameOption, redisPasswordFileOption, redisUrlOption, resolveQueueFlags } from './redisOptions.js';
 
@@ -53,6 +54,7 @@ interface RunFlags {
   redisPasswordFile?: string;
   queue: string;
   json?: boolean;
+  outputMetadata?: string;
   quiet?: boolean;
   logLevel?: string;
 }
@@ -95,6 +97,7 @@ export function registerRunCommand(program: Command): void {
     .addOption(redisPasswordFileOption())
     .addOption(queueNameOption())
     .option('--json', 'print one JSON object with the result on stdout')
+    .addOption(outputMetadataOption())
     .option('--quiet', 'no progress output')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
     .addHelpText(
@@ -166,6 +169,7 @@ async function runAction(flags: RunFlags): Promise<number> {
     throw new UsageError('--redis and --redis-password-file are for --executor queue: add --executor queue, or drop them');
   }
   const queue = flags.executor === 'queue' ? resolveQueueFlags(flags) : undefined;
+  const metadataFile = checkOutputMetadataPath(flags.outputMetadata);
   const selection = parseSelection(flags);
   // Hive catalog, HTTP bytes, WebHDFS output (clusterFlags.ts); a resumed run takes them from its plan.
   const cluster = flags.resume ? {} : resolveClusterFlags(flags as RunFlags & ClusterFlags);
@@ -208,6 +212,7 @@ async function runAction(flags: RunFlags): Promise<number> {
     const planned = { run_id: run.run_id, plan: plan.dir, selected: run.images, partitions: run.partitions, elapsed_s: Math.round(elapsed * 1000) / 1000, ids_per_s: Math.round(run.images / Math.max(elapsed, 1e-9)) };
     if (flags.json) process.stdout.write(JSON.stringify(planned) + '\n');
     else process.stdout.write(`Planned run ${run.run_id}: ${run.images} images in ${run.partitions} partitions under ${plan.dir} (${planned.elapsed_s} s).\nExecute it with: imgpipe run --resume ${run.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}\n`);
+    writeOutputMetadata(metadataFile, planned);
     return 0;
   }
 
@@ -261,10 +266,12 @@ async function runAction(flags: RunFlags): Promise<number> {
   if (result.interrupted) {
     process.stderr.write(`imgpipe: interrupted; nothing committed. Resume with: imgpipe run --resume ${result.run_id}${flags.partitionsDir ? ` --partitions-dir ${flags.partitionsDir}` : ''}${resumeQueueFlags(queue)}\n`);
     if (flags.json) process.stdout.write(JSON.stringify(jsonResult(result)) + '\n');
+    writeOutputMetadata(metadataFile, jsonResult(result));
     return 130;
   }
   if (flags.json) process.stdout.write(JSON.stringify(jsonResult(result)) + '\n');
   else process.stdout.write(formatSummary(result));
+  writeOutputMetadata(metadataFile, jsonResult(result));
   return 0;
 }
 

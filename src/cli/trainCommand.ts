@@ -11,6 +11,7 @@ import { trainClassifier, type TrainResult } from '../train/trainClassifier.js';
 import { UsageError } from '../util/errors.js';
 import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
+import { checkOutputMetadataPath, outputMetadataOption, writeOutputMetadata } from './outputMetadata.js';
 import { createProgress, type Progress } from './progress.js';
 
 interface TrainFlags {
@@ -34,6 +35,7 @@ interface TrainFlags {
   device: Device;
   report: boolean;
   json?: boolean;
+  outputMetadata?: string;
   quiet?: boolean;
   logLevel?: string;
 }
@@ -64,6 +66,7 @@ export function registerTrainCommand(program: Command): void {
     .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
     .option('--no-report', 'do not write the HTML report')
     .option('--json', 'print one JSON object with the result on stdout')
+    .addOption(outputMetadataOption())
     .option('--quiet', 'no progress output')
     .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
     .addHelpText(
@@ -108,6 +111,7 @@ async function trainAction(flags: TrainFlags): Promise<number> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = getLogger();
   if (!flags.warehouse) throw new UsageError('--warehouse DIR is required');
+  const metadataFile = checkOutputMetadataPath(flags.outputMetadata);
   if (!flags.backbone) throw new UsageError('--backbone NAME|CARD is required (an embedding model, e.g. color-embed)');
   const categories = flags.category.map((c) => c.trim().replaceAll(' ', '_'));
   if (categories.some((c) => c === '')) throw new UsageError('Expected a category name for --category but received ""');
@@ -153,6 +157,7 @@ async function trainAction(flags: TrainFlags): Promise<number> {
   }
   if (flags.json) process.stdout.write(JSON.stringify(result) + '\n');
   else process.stdout.write(formatTrainSummary(result));
+  writeOutputMetadata(metadataFile, result);
   return 0;
 }
 

@@ -76,23 +76,7 @@ export async function runPartition(manifest: PartitionManifest, ctx: TaskContext
     rows.push(row);
     ctx.onImages?.(1);
   };
-  const rowOf = (ref: Ref, o: ScoreOutcome): ResultRow => {
-    if (!o.ok) return { ...baseRow(ref, runId), status: 'error', error: o.reason, width: o.width, height: o.height };
-    const row: ResultRow = { ...baseRow(ref, runId), status: 'ok', error: null, width: o.width, height: o.height };
-    if (model.card.task === 'classifier') {
-      const scores = activate(o.output, model.card.output.activation);
-      const top = topK(scores, model.labels!, model.card.output.top_k);
-      row.label = top[0]!.label;
-      row.score = top[0]!.score;
-      row.top_k = top;
-    } else if (model.card.task === 'embedding') {
-      row.embedding = normalizeEmbedding(o.output, model.card.output.normalize);
-    } else {
-      // Anchors' scores and boxes → boxes in original pixels (cheap: only rows above the threshold are decoded).
-      Object.assign(row, detectionColumns(model, o.output, o.width, o.height, ctx.minScore));
-    }
-    return row;
-  };
+  const rowOf = (ref: Ref, o: ScoreOutcome): ResultRow => scoredRow(ref, o, model, runId, ctx.minScore);
 
   const scoreLimit = pLimit(scorer.concurrency);
   const scoreChunk = async (refs: Ref[], found: Map<string, Uint8Array>) => {
@@ -194,7 +178,30 @@ async function writePart(
   };
 }
 
-function baseRow(ref: Ref, runId: string): ResultRow {
+/**
+ * The result row of one scored image: an `error` row with the outcome's reason, or an `ok` row with
+ * top-k (classifier) or the embedding. Shared with `imgpipe pipe`, so both write the same rows.
+ */
+export function scoredRow(ref: Ref, o: ScoreOutcome, model: LoadedModel, runId: string, minScore?: number): ResultRow {
+  if (!o.ok) return { ...baseRow(ref, runId), status: 'error', error: o.reason, width: o.width, height: o.height };
+  const row: ResultRow = { ...baseRow(ref, runId), status: 'ok', error: null, width: o.width, height: o.height };
+  if (model.card.task === 'classifier') {
+    const scores = activate(o.output, model.card.output.activation);
+    const top = topK(scores, model.labels!, model.card.output.top_k);
+    row.label = top[0]!.label;
+    row.score = top[0]!.score;
+    row.top_k = top;
+  } else if (model.card.task === 'embedding') {
+    row.embedding = normalizeEmbedding(o.output, model.card.output.normalize);
+  } else {
+    // Anchors' scores and boxes → boxes in original pixels (cheap: only rows above the threshold are decoded).
+    Object.assign(row, detectionColumns(model, o.output, o.width, o.height, minScore));
+  }
+  return row;
+}
+
+/** The row of `ref` before scoring: identity columns set, results null, status `ok`. */
+export function baseRow(ref: Ref, runId: string): ResultRow {
   return {
     image_name: ref.image_name,
     page_id: ref.page_id === null ? null : BigInt(ref.page_id),
