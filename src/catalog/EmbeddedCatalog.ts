@@ -250,7 +250,7 @@ ORDER BY i.image_name`;
 
 /** A committed snapshot's result rows, without the Hive partition columns of its path. */
 function previousRows(dir: string): string {
-  return `read_parquet(${duckdbString(path.join(dir, '*.parquet'))}, hive_partitioning = false)`;
+  return `read_parquet(${duckdbString(path.join(dir, '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
 }
 
 function userSqlWrapper(sql: string): string {

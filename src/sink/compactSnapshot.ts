@@ -73,7 +73,7 @@ export async function compactParts(store: TableStore, sourceDir: string, destDir
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB', temp_directory: path.join(scratch, 'duckdb'), preserve_insertion_order: 'true' });
   const connection = await instance.connect();
   try {
-    const source = `read_parquet(${duckdbString(path.join(localSource, '*.parquet'))}, hive_partitioning = false)`;
+    const source = `read_parquet(${duckdbString(path.join(localSource, '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
     const before = Number((await connection.runAndReadAll(`SELECT count(*) FROM ${source}`)).getRows()[0]![0]);
     // Files in name order, rows in file order: the compacted table keeps the order of the parts.
     await connection.run(`COPY (SELECT * FROM ${source}) TO ${duckdbString(localDest)} (FORMAT parquet, COMPRESSION snappy, FILE_SIZE_BYTES ${Math.max(1, Math.trunc(targetBytes))}, FILENAME_PATTERN 'part-{i}')`);

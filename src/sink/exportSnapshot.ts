@@ -33,7 +33,7 @@ export async function exportSnapshot(snapshotDir: string, out: string, imgpipeVe
   const instance = await DuckDBInstance.create(':memory:', { memory_limit: '512MB' });
   const c = await instance.connect();
   try {
-    const source = `read_parquet(${duckdbString(path.join(snapshotDir, '*.parquet'))}, hive_partitioning = false)`;
+    const source = `read_parquet(${duckdbString(path.join(snapshotDir, '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
     await c.run(`COPY (SELECT * EXCLUDE (${INTERNAL_COLUMNS.join(', ')}) FROM ${source}) TO ${duckdbString(path.join(out, 'data'))} (FORMAT parquet, COMPRESSION zstd, FILE_SIZE_BYTES 268435456, FILENAME_PATTERN 'part-{i}')`);
     const exported = `read_parquet(${duckdbString(path.join(out, 'data', '*.parquet'))})`;
     const schema = (await c.runAndReadAll(`DESCRIBE SELECT * FROM ${exported}`)).getRowObjectsJS() as { column_name: string; column_type: string }[];

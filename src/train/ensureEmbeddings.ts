@@ -100,7 +100,7 @@ export function embeddingSelectionSql(categories: readonly string[], depth: numb
   SELECT cp.category, tree.depth + 1 FROM category_parent cp JOIN tree ON cp.parent = tree.category WHERE tree.depth < ${Math.trunc(depth)}
 )
 SELECT i.image_name FROM categorylinks cl JOIN (SELECT DISTINCT category FROM tree) t ON cl.category = t.category JOIN image i ON i.page_id = cl.page_id`;
-  if (existingPartition) sql += `\nUNION SELECT image_name FROM read_parquet(${duckdbString(path.join(existingPartition, '*.parquet'))})`;
+  if (existingPartition) sql += `\nUNION SELECT image_name FROM read_parquet(${duckdbString(path.join(existingPartition, '*.parquet'))}, union_by_name = true)`;
   return sql;
 }
 
@@ -117,7 +117,7 @@ async function readEmbeddingRows(partition: string, images: readonly ImageRef[])
     }
     appender.closeSync();
     const result = await connection.stream(
-      `SELECT r.image_name, r.sha1, r.status, r.error, r.embedding FROM read_parquet(${duckdbString(path.join(partition, '*.parquet'))}) r JOIN wanted w ON w.image_name = r.image_name`,
+      `SELECT r.image_name, r.sha1, r.status, r.error, r.embedding FROM read_parquet(${duckdbString(path.join(partition, '*.parquet'))}, union_by_name = true) r JOIN wanted w ON w.image_name = r.image_name`,
     );
     const rows = new Map<string, EmbeddingRow>();
     for (;;) {
