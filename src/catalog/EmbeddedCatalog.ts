@@ -20,6 +20,7 @@ import { CARRYABLE } from '../plan/incremental.js';
 import { emptyNamesError } from '../plan/planRun.js';
 import type { CarriedRows, Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
 import { EmbeddedMetastore } from './EmbeddedMetastore.js';
+import { mediawikiDuckdbViewsSql, type MediaWikiSource } from './mediawikiSource.js';
 import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
 
 export class EmbeddedCatalog implements Catalog {
@@ -34,8 +35,13 @@ export class EmbeddedCatalog implements Catalog {
     private readonly tempDir: string,
   ) {}
 
-  /** @throws {UsageError} when DIR is not a warehouse made by `imgpipe warehouse init`. */
-  static async open(warehouseDir: string): Promise<EmbeddedCatalog> {
+  /**
+   * @param source a source profile (mediawikiSource.ts): the warehouse's replica tables at one
+   *   partition, seen as `image`, `categorylinks`, `category_parent`; absent: the warehouse layout.
+   * @throws {UsageError} when DIR is not a warehouse made by `imgpipe warehouse init`, or lacks the
+   *   profile's tables at that partition.
+   */
+  static async open(warehouseDir: string, source?: MediaWikiSource): Promise<EmbeddedCatalog> {
     const dir = path.resolve(warehouseDir);
     if (!existsSync(path.join(dir, 'warehouse.json'))) {
       throw new UsageError(`${dir} is not an imgpipe warehouse (no warehouse.json). Create one with \`imgpipe warehouse init --warehouse ${warehouseDir} [--demo]\`.`);
@@ -46,6 +52,15 @@ export class EmbeddedCatalog implements Catalog {
     const connection = await instance.connect();
     const metastore = new EmbeddedMetastore(dir);
     await connection.run(metastore.viewsSql());
+    if (source) {
+      try {
+        await connection.run(mediawikiDuckdbViewsSql(dir, source));
+      } catch (e) {
+        connection.disconnectSync();
+        instance.closeSync();
+        throw e;
+      }
+    }
     return new EmbeddedCatalog(dir, instance, connection, metastore, tempDir);
   }
 

@@ -11,6 +11,11 @@
  * (one query per level and per chunk of names, down to `depth`), keeping the visited set (the category
  * tree is small next to the images), then selects the images linked to the collected categories.
  *
+ * Source profiles: by default the source tables have the warehouse layout (`image`,
+ * `categorylinks`, `category_parent` in `--database`). With the `mediawiki` profile the same queries
+ * run over sub-queries of the MediaWiki replicas at one snapshot and wiki (mediawikiSource.ts), and
+ * `img_sha1` is turned from base 36 into hex here, as each row is read.
+ *
  * Results are read page by page (HiveConnection.query) and re-batched: memory holds one page and one
  * batch. Order is `image_name` (reproducible plans): on a very large selection that ORDER BY is one
  * reducer's work in Hive; it is done once per run, at planning.
@@ -23,6 +28,7 @@ import type { HiveValue } from './hive/decodeRowSet.js';
 import { HiveConnection } from './hive/HiveConnection.js';
 import { addResultPartitionDdl, createResultTableDdl } from './hive/hiveDdl.js';
 import type { HiveConnectionSpec } from './hive/hiveSettings.js';
+import { base36Sha1ToHex, mediawikiHiveRelations, type MediaWikiSource, type ProfileRelations } from './mediawikiSource.js';
 import { checkIdentifier, hiveQualified, hiveString, hiveStringList } from './sqlQuote.js';
 
 export interface HiveCatalogOptions {
@@ -38,16 +44,26 @@ export interface HiveCatalogOptions {
   /** Most categories a tree walk may collect. @defaultValue 20000 */
   maxCategories?: number;
   env?: NodeJS.ProcessEnv;
+  /** A source profile; absent: the warehouse layout. */
+  source?: MediaWikiSource;
 }
 
 export class HiveCatalog implements Catalog {
   /** The image query of the last category selection (with its collected categories), for describe(). */
   private lastCategoryQuery: string | null = null;
 
+  /** The relations selections read (tables, or the profile's sub-queries); see the file doc. */
+  private readonly relations: ProfileRelations;
+
   private constructor(
     readonly connection: HiveConnection,
     private readonly options: HiveCatalogOptions,
-  ) {}
+  ) {
+    const spec = connection.spec;
+    this.relations = options.source
+      ? mediawikiHiveRelations(spec.database, options.source)
+      : { image: hiveQualified(spec.database, 'image'), categorylinks: hiveQualified(spec.database, 'categorylinks'), category_parent: hiveQualified(spec.database, 'category_parent') };
+  }
 
   /** @throws {UsageError} as HiveConnection.open (unreachable, refused login, unknown database, …). */
   static async open(spec: HiveConnectionSpec, options: HiveCatalogOptions = {}): Promise<HiveCatalog> {
@@ -58,8 +74,15 @@ export class HiveCatalog implements Catalog {
     return this.connection.spec;
   }
 
-  private table(name: string): string {
-    return hiveQualified(this.spec.database, name);
+  private table(name: keyof ProfileRelations): string {
+    return this.relations[name];
+  }
+
+  /** Where the tree is walked, for messages. */
+  private get treeDescription(): string {
+    return this.options.source
+      ? `${this.spec.database}.mediawiki_categorylinks (cl_type = 'subcat', snapshot ${this.options.source.snapshot}, wiki_db ${this.options.source.wiki_db})`
+      : `${this.spec.database}.category_parent`;
   }
 
   describe(selection: Selection): string {
@@ -67,7 +90,7 @@ export class HiveCatalog implements Catalog {
       case 'all':
         return this.allSql();
       case 'category':
-        return this.lastCategoryQuery ?? `-- category ${JSON.stringify(selection.category)} to depth ${selection.depth}, walked level by level in ${this.table('category_parent')}`;
+        return this.lastCategoryQuery ?? `-- category ${JSON.stringify(selection.category)} to depth ${selection.depth}, walked level by level in ${this.treeDescription}`;
       case 'sql':
         return this.userSqlWrapper(selection.sql);
     }
@@ -80,7 +103,8 @@ export class HiveCatalog implements Catalog {
       for await (const page of this.connection.query(sql)) {
         for (const [name, pageId, sha1] of page) {
           // NULL becomes "" (not "null"), which the planner refuses with a count (planRun.ts).
-          batch.push({ image_name: name === null || name === undefined ? '' : String(name), page_id: toBigInt(pageId ?? null), sha1: sha1 === null || sha1 === undefined ? null : String(sha1) });
+          const rawSha1 = sha1 === null || sha1 === undefined ? null : String(sha1);
+          batch.push({ image_name: name === null || name === undefined ? '' : String(name), page_id: toBigInt(pageId ?? null), sha1: this.options.source ? base36Sha1ToHex(rawSha1) : rawSha1 });
           if (batch.length >= batchSize) {
             yield batch;
             batch = [];
@@ -120,7 +144,7 @@ export class HiveCatalog implements Catalog {
   }
 
   private allSql(): string {
-    return `SELECT DISTINCT image_name AS image_name, page_id AS page_id, sha1 AS sha1 FROM ${this.table('image')} ORDER BY image_name`;
+    return `SELECT DISTINCT image_name AS image_name, page_id AS page_id, sha1 AS sha1 FROM ${this.table('image')} i ORDER BY image_name`;
   }
 
   private userSqlWrapper(sql: string): string {
@@ -133,11 +157,13 @@ export class HiveCatalog implements Catalog {
   private async categoryQuery(category: string, depth: number): Promise<string> {
     const root = hiveString(category);
     const known = await this.scalar(
-      `SELECT count(*) FROM (SELECT category FROM ${this.table('categorylinks')} WHERE category = ${root} UNION ALL SELECT category FROM ${this.table('category_parent')} WHERE category = ${root} OR parent = ${root}) t`,
+      `SELECT count(*) FROM (SELECT cl.category FROM ${this.table('categorylinks')} cl WHERE cl.category = ${root} UNION ALL SELECT cp.category FROM ${this.table('category_parent')} cp WHERE cp.category = ${root} OR cp.parent = ${root}) t`,
     );
     if (Number(known) === 0) {
-      throw new UsageError(`No category named ${JSON.stringify(category)} in Hive database ${this.spec.database} (names are case-sensitive and use underscores for spaces, as on Commons).`);
+      const where = this.options.source ? `${this.spec.database}.mediawiki_categorylinks at snapshot ${this.options.source.snapshot}, wiki_db ${this.options.source.wiki_db}` : `Hive database ${this.spec.database}`;
+      throw new UsageError(`No category named ${JSON.stringify(category)} in ${where} (names are case-sensitive and use underscores for spaces, as on Commons).`);
     }
+    // The visited set stops cycles (Commons has them): a category is expanded at most once.
     const visited = new Set([category]);
     let frontier = [category];
     const chunk = this.options.inListSize ?? 500;
@@ -145,7 +171,7 @@ export class HiveCatalog implements Catalog {
     for (let level = 1; level <= depth && frontier.length > 0; level++) {
       const next: string[] = [];
       for (let i = 0; i < frontier.length; i += chunk) {
-        const sql = `SELECT DISTINCT category FROM ${this.table('category_parent')} WHERE parent IN ${hiveStringList(frontier.slice(i, i + chunk))}`;
+        const sql = `SELECT DISTINCT category FROM ${this.table('category_parent')} cp WHERE cp.parent IN ${hiveStringList(frontier.slice(i, i + chunk))}`;
         for await (const page of this.connection.query(sql)) {
           for (const [child] of page) {
             const name = String(child);
