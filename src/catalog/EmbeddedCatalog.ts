@@ -72,6 +72,8 @@ export class EmbeddedCatalog implements Catalog {
         return `${CATEGORY_SQL} -- $1 = ${JSON.stringify(selection.category)}, $2 = ${selection.depth}`;
       case 'sql':
         return userSqlWrapper(selection.sql);
+      case 'names':
+        return `${namesSql(selection.file)} -- ${selection.what}`;
     }
   }
 
@@ -116,6 +118,10 @@ export class EmbeddedCatalog implements Catalog {
         throw new UsageError(`No category named ${JSON.stringify(selection.category)} in the warehouse (names are case-sensitive and use underscores for spaces, as on Commons).`);
       }
       return [CATEGORY_SQL, { category: selection.category, depth: selection.depth }];
+    }
+    if (selection.kind === 'names') {
+      if (this.allowedDirs) await this.lockDown([...touches, path.dirname(selection.file)]);
+      return [namesSql(selection.file), undefined];
     }
     await this.lockDown(touches);
     let statementType;
@@ -233,6 +239,42 @@ export class EmbeddedCatalog implements Catalog {
     }
   }
 
+  async *selectLabels(sql: string, batchSize = 10_000): AsyncGenerator<{ image_name: string; label: string | null }[]> {
+    await this.lockDown([]);
+    const what = '--labels-sql';
+    try {
+      const statements = await this.connection.extractStatements(sql);
+      if (statements.count !== 1) throw new UsageError(`${what} must be exactly one SELECT statement, found ${statements.count}`);
+      const type = (await statements.prepare(0)).statementType;
+      if (type !== StatementType.SELECT) throw new UsageError(`Expected one SELECT statement for ${what} but received a ${StatementType[type]} statement`);
+    } catch (e) {
+      throw e instanceof UsageError ? e : new UsageError(`${what} failed: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+    }
+    let result;
+    try {
+      result = await this.connection.stream(`SELECT s.image_name::VARCHAR AS image_name, s.label::VARCHAR AS label FROM (\n${sql.trim().replace(/;\s*$/, '')}\n) AS s`);
+    } catch (e) {
+      const message = ((e as Error).message ?? String(e)).split(/\n\s*\n/)[0]!;
+      if (/"(image_name|label)"/.test(message) && /not found|does not have a column|Referenced column/i.test(message)) {
+        throw new UsageError(`${what} must return columns named image_name and label: ${message}`);
+      }
+      throw new UsageError(`${what} failed: ${message}`);
+    }
+    let batch: { image_name: string; label: string | null }[] = [];
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const [name, label] of chunk.getRows()) {
+        batch.push({ image_name: name === null ? '' : String(name), label: label === null ? null : String(label) });
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
   async registerPartition(registration: PartitionRegistration): Promise<void> {
     this.metastore.register(registration);
   }
@@ -262,6 +304,11 @@ SELECT DISTINCT i.image_name, i.page_id, i.sha1
 FROM categorylinks cl JOIN (SELECT DISTINCT category FROM tree) t ON cl.category = t.category
 JOIN image i ON i.page_id = cl.page_id
 ORDER BY i.image_name`;
+
+/** The `names` selection: the file's names that `image` has, each once, by name. */
+function namesSql(file: string): string {
+  return `SELECT DISTINCT i.image_name, i.page_id, i.sha1 FROM read_parquet(${duckdbString(file)}) n JOIN image i ON i.image_name = n.image_name::VARCHAR ORDER BY 1`;
+}
 
 /** A committed snapshot's result rows, without the Hive partition columns of its path. */
 function previousRows(dir: string): string {

@@ -20,6 +20,7 @@
  * batch. Order is `image_name` (reproducible plans): on a very large selection that ORDER BY is one
  * reducer's work in Hive; it is done once per run, at planning.
  */
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { Logger } from 'pino';
 import { UsageError } from '../util/errors.js';
 import { isRemoteLocation, parentLocation, parseRemoteLocation } from '../sink/location.js';
@@ -29,7 +30,7 @@ import { HiveConnection } from './hive/HiveConnection.js';
 import { addResultPartitionDdl, createResultTableDdl } from './hive/hiveDdl.js';
 import type { HiveConnectionSpec } from './hive/hiveSettings.js';
 import { base36Sha1ToHex, mediawikiHiveRelations, type MediaWikiSource, type ProfileRelations } from './mediawikiSource.js';
-import { checkIdentifier, hiveQualified, hiveString, hiveStringList } from './sqlQuote.js';
+import { checkIdentifier, duckdbString, hiveQualified, hiveString, hiveStringList } from './sqlQuote.js';
 
 export interface HiveCatalogOptions {
   log?: Logger;
@@ -93,10 +94,16 @@ export class HiveCatalog implements Catalog {
         return this.lastCategoryQuery ?? `-- category ${JSON.stringify(selection.category)} to depth ${selection.depth}, walked level by level in ${this.treeDescription}`;
       case 'sql':
         return this.userSqlWrapper(selection.sql);
+      case 'names':
+        return `SELECT i.image_name AS image_name, i.page_id AS page_id, i.sha1 AS sha1 FROM ${this.table('image')} i WHERE i.image_name IN (…) -- ${this.options.inListSize ?? 500} names per query from ${selection.file}: ${selection.what}`;
     }
   }
 
   async *select(selection: Selection, batchSize = 10_000): AsyncGenerator<ImageRef[]> {
+    if (selection.kind === 'names') {
+      yield* this.selectNames(selection.file, batchSize);
+      return;
+    }
     const sql = selection.kind === 'all' ? this.allSql() : selection.kind === 'category' ? await this.categoryQuery(selection.category, selection.depth) : this.userSqlWrapper(selection.sql);
     let batch: ImageRef[] = [];
     try {
@@ -115,6 +122,28 @@ export class HiveCatalog implements Catalog {
       // Hive: "SemanticException [Error 10004]: … Invalid table alias or column reference 'image_name'".
       if (selection.kind === 'sql' && e instanceof UsageError && /Invalid (table alias or )?column reference '(\w+\.)?image_name'/i.test(e.message)) {
         throw new UsageError(`--sql must return a column named image_name: ${e.message}`);
+      }
+      throw e;
+    }
+    if (batch.length > 0) yield batch;
+  }
+
+  async *selectLabels(sql: string, batchSize = 10_000): AsyncGenerator<{ image_name: string; label: string | null }[]> {
+    const body = sql.trim().replace(/;\s*$/, '');
+    let batch: { image_name: string; label: string | null }[] = [];
+    try {
+      for await (const page of this.connection.query(`SELECT CAST(s.image_name AS STRING) AS image_name, CAST(s.label AS STRING) AS label FROM (\n${body}\n) s`)) {
+        for (const [name, label] of page) {
+          batch.push({ image_name: name === null || name === undefined ? '' : String(name), label: label === null || label === undefined ? null : String(label) });
+          if (batch.length >= batchSize) {
+            yield batch;
+            batch = [];
+          }
+        }
+      }
+    } catch (e) {
+      if (e instanceof UsageError && /Invalid (table alias or )?column reference '(\w+\.)?(image_name|label)'/i.test(e.message)) {
+        throw new UsageError(`--labels-sql must return columns named image_name and label: ${e.message}`);
       }
       throw e;
     }
@@ -145,6 +174,36 @@ export class HiveCatalog implements Catalog {
 
   private allSql(): string {
     return `SELECT DISTINCT image_name AS image_name, page_id AS page_id, sha1 AS sha1 FROM ${this.table('image')} i ORDER BY image_name`;
+  }
+
+  /** The `names` selection: the file's names (read here with DuckDB), looked up in chunks; sorted, each once. */
+  private async *selectNames(file: string, batchSize: number): AsyncGenerator<ImageRef[]> {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    let names: string[];
+    try {
+      const reader = await connection.runAndReadAll(`SELECT DISTINCT image_name::VARCHAR FROM read_parquet(${duckdbString(file)}) WHERE image_name IS NOT NULL ORDER BY 1`);
+      names = reader.getRows().map((r) => String(r[0]));
+    } finally {
+      connection.disconnectSync();
+      instance.closeSync();
+    }
+    const found = new Map<string, ImageRef>();
+    const chunk = this.options.inListSize ?? 500;
+    for (let i = 0; i < names.length; i += chunk) {
+      for await (const page of this.connection.query(this.namesSql(names.slice(i, i + chunk)))) {
+        for (const [name, pageId, sha1] of page) {
+          const rawSha1 = sha1 === null || sha1 === undefined ? null : String(sha1);
+          found.set(String(name), { image_name: String(name), page_id: toBigInt(pageId ?? null), sha1: this.options.source ? base36Sha1ToHex(rawSha1) : rawSha1 });
+        }
+      }
+    }
+    const refs = [...found.values()].sort((a, b) => (a.image_name < b.image_name ? -1 : a.image_name > b.image_name ? 1 : 0));
+    for (let i = 0; i < refs.length; i += batchSize) yield refs.slice(i, i + batchSize);
+  }
+
+  private namesSql(names: string[]): string {
+    return `SELECT i.image_name AS image_name, i.page_id AS page_id, i.sha1 AS sha1 FROM ${this.table('image')} i WHERE i.image_name IN ${hiveStringList(names)}`;
   }
 
   private userSqlWrapper(sql: string): string {
