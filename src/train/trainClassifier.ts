@@ -134,19 +134,25 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
   const labelsWhat = !o.labels ? `categories ${o.categories.join(', ')} (depth ${o.depth})` : o.labels.kind === 'file' ? `--labels ${path.resolve(o.labels.file)}` : '--labels-sql';
 
   // 1. Labelled images.
+  let pairs: LabelPair[] = [];
+  if (o.labels?.kind === 'file') pairs = await readLabelsFile(o.labels.file);
+  if (o.labels?.kind === 'sql') {
+    // Its own catalog: the embedded one stays sandboxed after the user's query (EmbeddedCatalog),
+    // and the names file below lies outside that sandbox.
+    const labelsCatalog = await openCatalog(catalogSpec, { log: o.log });
+    try {
+      if (!labelsCatalog.selectLabels) throw new UsageError('--labels-sql is not supported by this catalog');
+      for await (const batch of labelsCatalog.selectLabels(o.labels.sql)) pairs.push(...batch);
+    } finally {
+      await labelsCatalog.close();
+    }
+  }
   const catalog = await openCatalog(catalogSpec, { log: o.log });
   let selection;
   let notFound = 0;
   try {
     if (!o.labels) selection = await selectLabelledImages(catalog, o.categories, o.depth);
     else {
-      let pairs: LabelPair[];
-      if (o.labels.kind === 'file') pairs = await readLabelsFile(o.labels.file);
-      else {
-        if (!catalog.selectLabels) throw new UsageError('--labels-sql is not supported by this catalog');
-        pairs = [];
-        for await (const batch of catalog.selectLabels(o.labels.sql)) pairs.push(...batch);
-      }
       const listed = await selectLabelledFromList(catalog, pairs, namesFile, labelsWhat);
       selection = listed;
       notFound = listed.notFound;
