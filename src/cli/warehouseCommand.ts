@@ -38,8 +38,9 @@ export function registerWarehouseCommand(program: Command): void {
     )
     .argument('<src_dir>', 'folder of images to import')
     .requiredOption('--warehouse <dir>', 'warehouse folder (created if missing or empty)')
-    .action(async (srcDir: string, opts: { warehouse: string }) => {
-      const result = await importFolder(srcDir, opts.warehouse);
+    .option('--sync', 'mirror the folder: remove images whose files are gone, and move the category links of files that moved (drops rows imported from elsewhere too)', false)
+    .action(async (srcDir: string, opts: { warehouse: string; sync: boolean }) => {
+      const result = await importFolder(srcDir, opts.warehouse, { sync: opts.sync });
       process.stdout.write(formatImport(result, srcDir));
     });
 }
@@ -76,6 +77,7 @@ export function formatImport(r: ImportResult, srcDir: string): string {
     const more = r.skipped > r.skippedExamples.length ? ', …' : '';
     out += `  skipped ${r.skipped} non-image files (${r.skippedExamples.join(', ')}${more})\n`;
   }
+  if (r.synced) out += `  synced: removed ${r.synced.imagesRemoved} images whose files are gone, ${r.synced.linksRemoved} category links of files that moved or went\n`;
   out += 'Warehouse now holds:\n' + formatTables(r.warehouse);
   return out;
 }
