@@ -314,19 +314,35 @@ describe('hostile names through HiveCatalog (mediawiki profile)', () => {
 describe('--source mediawiki on the embedded warehouse (the same tables as Parquet)', () => {
   const wh = path.join(tmp.dir, 'wh');
 
+  const exportsDir = path.join(tmp.dir, 'exports');
+
   beforeAll(async () => {
     const init = imgpipe(['warehouse', 'init', '--warehouse', wh]);
     expect(init.code, init.stderr).toBe(0);
+    // Exports as a user would have them: every partition in each, in three shapes (CSV, Parquet, a
+    // copy of the Hive-layout partition folders); import-mediawiki keeps the requested partition.
     const c = await server.instance.connect();
-    for (const table of ['mediawiki_image', 'mediawiki_page', 'mediawiki_categorylinks']) {
-      for (const [snap, wiki] of [[SNAP, WIKI], ['2026-09', WIKI], [SNAP, 'enwiki']]) {
-        const dir = path.join(wh, table, `snapshot=${snap}`, `wiki_db=${wiki}`);
-        mkdirSync(dir, { recursive: true });
-        await c.run(`COPY (SELECT * EXCLUDE (snapshot, wiki_db) FROM wmf_raw.${table} WHERE snapshot = '${snap}' AND wiki_db = '${wiki}') TO ${duckString(path.join(dir, 'part-0.parquet'))} (FORMAT parquet)`);
-      }
-    }
+    mkdirSync(exportsDir, { recursive: true });
+    await c.run(`COPY wmf_raw.mediawiki_image TO ${duckString(path.join(exportsDir, 'mediawiki_image.csv'))} (FORMAT csv, HEADER)`);
+    await c.run(`COPY wmf_raw.mediawiki_page TO ${duckString(path.join(exportsDir, 'mediawiki_page.parquet'))} (FORMAT parquet)`);
+    await c.run(`COPY wmf_raw.mediawiki_categorylinks TO ${duckString(path.join(exportsDir, 'mediawiki_categorylinks'))} (FORMAT parquet, PARTITION_BY (snapshot, wiki_db))`);
     c.disconnectSync();
+    for (const snap of [SNAP, '2026-09']) {
+      const r = imgpipe(['warehouse', 'import-mediawiki', '--warehouse', wh, '--from', exportsDir, '--mediawiki-snapshot', snap]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Imported the MediaWiki replicas at snapshot=${snap}/wiki_db=commonswiki`);
+    }
   }, 60_000);
+
+  it('import-mediawiki kept only the requested partition of each export', async () => {
+    const rows = await query(`SELECT count(*) AS n FROM read_parquet(${lit(path.join(wh, 'mediawiki_image', `snapshot=${SNAP}`, 'wiki_db=commonswiki', '*.parquet'))})`);
+    expect(Number(rows[0]!.n)).toBe(NAMES.length);
+    const names = await query(`SELECT img_name FROM read_parquet(${lit(path.join(wh, 'mediawiki_image', `snapshot=${SNAP}`, 'wiki_db=commonswiki', '*.parquet'))}) ORDER BY 1`);
+    expect(names.map((r) => r.img_name)).toEqual([...NAMES].sort());
+    const bad = imgpipe(['warehouse', 'import-mediawiki', '--warehouse', wh, '--from', tmp.dir, '--mediawiki-snapshot', SNAP]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`No export of mediawiki_image in ${tmp.dir}: expected mediawiki_image.parquet, mediawiki_image.csv or a folder mediawiki_image/ of Parquet files`);
+  });
 
   it('plans the same selection with hex SHA-1s, and --sql sees the profile\'s image', async () => {
     const connection = await server.instance.connect();
