@@ -363,6 +363,36 @@ describe('--source mediawiki on the embedded warehouse (the same tables as Parqu
     expect(bySql).toEqual([{ image_name: 'Bronze_horse.jpg', sha1: img('Bronze_horse.jpg').hex }]);
   });
 
+  it('incremental nightly runs on the profile carry rows forward by the hex SHA-1 of the original', async () => {
+    const nightly = async (snapshot: string) => {
+      const r = await imgpipeCollect(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', SNAP, '--model', 'color-embed', '--table', 'nightly',
+        '--category', 'Sculptures', '--depth', '3', '--incremental', '--snapshot', snapshot, '--bytes-preset', 'commons-thumb', '--bytes-mirror', thumbs.mirror,
+        '--partitions-dir', parts, '--json', '--quiet']);
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      return JSON.parse(r.stdout) as { output: string; selected: number; incremental: { previous_snapshot: string | null; scored: number; carried_forward: number; dropped: number } };
+    };
+    const day1 = await nightly('2026-11-01');
+    expect(day1.incremental).toEqual({ previous_snapshot: null, scored: 10, carried_forward: 0, dropped: 0 });
+    const fetched = thumbs.hits.length;
+    const day2 = await nightly('2026-11-02');
+    expect(day2.incremental).toEqual({ previous_snapshot: '2026-11-01', scored: 0, carried_forward: 10, dropped: 0 });
+    expect(thumbs.hits.length).toBe(fetched); // nothing fetched again
+    const rows = await query(`SELECT image_name, sha1 FROM read_parquet(${lit(path.join(day2.output, '*.parquet'))}) ORDER BY 1`);
+    for (const r of rows) expect(r.sha1).toBe(img(String(r.image_name)).hex);
+
+    // A re-upload of Marble_bust.jpg: new img_sha1 in the next export; only it is scored again.
+    const newHex = hexOf();
+    const c = await server.instance.connect();
+    await c.run(`COPY (SELECT * REPLACE (CASE WHEN img_name = 'Marble_bust.jpg' AND snapshot = '${SNAP}' AND wiki_db = '${WIKI}' THEN ${duckString(base36(newHex))} ELSE img_sha1 END AS img_sha1) FROM wmf_raw.mediawiki_image) TO ${duckString(path.join(exportsDir, 'mediawiki_image.csv'))} (FORMAT csv, HEADER)`);
+    c.disconnectSync();
+    const reimport = imgpipe(['warehouse', 'import-mediawiki', '--warehouse', wh, '--from', exportsDir, '--mediawiki-snapshot', SNAP]);
+    expect(reimport.code, reimport.stderr).toBe(0);
+    const day3 = await nightly('2026-11-03');
+    expect(day3.incremental).toEqual({ previous_snapshot: '2026-11-02', scored: 1, carried_forward: 9, dropped: 0 });
+    const marble = await query(`SELECT sha1 FROM read_parquet(${lit(path.join(day3.output, '*.parquet'))}) WHERE image_name = 'Marble_bust.jpg'`);
+    expect(marble).toEqual([{ sha1: newHex }]);
+  }, 300_000);
+
   it('a missing partition and missing bytes flags are usage errors (exit 2) naming the fix', () => {
     const r = imgpipe(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', '2025-01', '--model', 'color-embed', '--all', '--bytes-preset', 'commons-thumb', '--partitions-dir', parts, '--plan-only']);
     expect(r.code).toBe(2);

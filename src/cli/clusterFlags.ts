@@ -207,6 +207,7 @@ export function bytesTemplate(flags: ClusterFlags, config: ClusterConfig = {}, e
   const preset = flags.bytesPreset ?? (flags.bytesUrl === undefined ? config.bytes?.preset : undefined);
   const mirror = flags.bytesMirror ?? (env.IMGPIPE_BYTES_MIRROR || undefined) ?? config.bytes?.mirror;
   if (flags.bytesUrl !== undefined && flags.bytesPreset !== undefined) throw new UsageError('Expected one of --bytes-url and --bytes-preset but received both');
+  if (config.bytes?.url !== undefined && config.bytes.preset !== undefined) throw new UsageError('Expected one of "url" and "preset" in the config file\'s "bytes" object but received both');
   if (preset === undefined) {
     if (flags.bytesMirror !== undefined) throw new UsageError('--bytes-mirror replaces the host of a --bytes-preset: add --bytes-preset commons-thumb, or put the mirror in --bytes-url');
     return flags.bytesUrl ?? config.bytes?.url;
