@@ -411,3 +411,28 @@ describe('--source mediawiki on the embedded warehouse (the same tables as Parqu
     expect(noOutputDb.stderr).toContain('--output-database DB is required with --catalog hive --source mediawiki');
   });
 });
+
+describe('imgpipe train --catalog hive --source mediawiki --labels-sql', () => {
+  it('labels from HiveQL over the replicas, resolved through the profile, embedded from thumbnails', async () => {
+    const statementsBefore = server.statements.length;
+    const r = await imgpipeCollect([
+      'train', ...hiveArgs(), '--output-database', 'results', '--table-location', path.join(tmp.dir, 'train', 'embeddings'),
+      '--bytes-preset', 'commons-thumb', '--bytes-mirror', thumbs.mirror, '--backbone', 'color-embed', '--name', 'jpg-or-not', '--seed', '3',
+      '--labels-sql', `SELECT img_name AS image_name, CASE WHEN img_name LIKE '%.jpg' THEN 'jpg' ELSE 'other' END AS label FROM wmf_raw.mediawiki_image WHERE snapshot = '${SNAP}' AND wiki_db = '${WIKI}'`,
+      '--partitions-dir', parts, '--out-dir', path.join(tmp.dir, 'models'), '--snapshot', '2026-11-05', '--json', '--quiet', '--no-report',
+    ], { IMGPIPE_HIVE_PASSWORD: '' });
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const result = JSON.parse(r.stdout) as { metrics: { holdout: { labels: string[] } }; counts: { per_class: Record<string, { selected: number; used: number }> }; embeddings: { partition: string } };
+    const jpgs = NAMES.filter((n) => n.endsWith('.jpg')).length;
+    expect(result.metrics.holdout.labels).toEqual(['jpg', 'other']);
+    expect(result.counts.per_class.jpg).toMatchObject({ selected: jpgs, used: jpgs });
+    expect(result.counts.per_class.other).toMatchObject({ selected: NAMES.length - jpgs, used: NAMES.length - jpgs });
+    // The embeddings are keyed by the originals' hex SHA-1s.
+    const rows = await query(`SELECT image_name, sha1 FROM read_parquet(${lit(path.join(result.embeddings.partition, '*.parquet'))}) ORDER BY 1`);
+    expect(rows).toHaveLength(NAMES.length);
+    for (const row of rows) expect(row.sha1).toBe(img(String(row.image_name)).hex);
+    const sent = server.statements.slice(statementsBefore).map((s) => s.statement);
+    expect(sent.some((s) => s.startsWith('SELECT CAST(s.image_name AS STRING) AS image_name, CAST(s.label AS STRING) AS label FROM ('))).toBe(true);
+    expect(sent.some((s) => s.includes('FROM (SELECT im.img_name AS image_name') && s.includes('WHERE i.image_name IN ('))).toBe(true);
+  }, 300_000);
+});
