@@ -1,6 +1,8 @@
 /**
- * `imgpipe run` on the analytics cluster: the flags that choose the catalog (embedded warehouse or
- * Hive), the byte source (the catalog's `image_bytes`, or thumbnails over HTTP) and the output
+ * `imgpipe run` and `imgpipe train` on the analytics cluster: the flags that choose the catalog
+ * (embedded warehouse or Hive) and its source profile (`--source mediawiki`: the MediaWiki replicas,
+ * mediawikiSource.ts), the byte source (the catalog's `image_bytes`, or thumbnails over HTTP, by a
+ * template or `--bytes-preset commons-thumb`, thumbnailUrl.ts) and the output
  * location (local/mounted path or WebHDFS), resolved from flags, then environment variables, then a
  * JSON `--config` file (`$IMGPIPE_CONFIG`), then defaults. Everything is validated before any work.
  *
