@@ -106,8 +106,8 @@ describe('imgpipe run --catalog hive, output on WebHDFS', () => {
 
   it('walked the category tree level by level in HiveQL and paged the results', () => {
     const sent = server.statements.slice(statementsBefore).map((s) => s.statement);
-    expect(sent).toContain("SELECT DISTINCT category FROM `commons`.`category_parent` WHERE parent IN ('Demo')");
-    expect(sent.filter((s) => s.includes('`category_parent` WHERE parent IN'))).toHaveLength(1); // depth 1: one level
+    expect(sent).toContain("SELECT DISTINCT category FROM `commons`.`category_parent` cp WHERE cp.parent IN ('Demo')");
+    expect(sent.filter((s) => s.includes('`category_parent` cp WHERE cp.parent IN'))).toHaveLength(1); // depth 1: one level
     const imageQuery = sent.find((s) => s.startsWith('SELECT DISTINCT i.image_name AS image_name'))!;
     expect(imageQuery).toMatch(/WHERE cl\.category IN \('Broken_files', 'Demo', 'Landscapes', .*\) ORDER BY image_name$/);
     const bytesQueries = sent.filter((s) => s.startsWith('SELECT image_name, bytes FROM `commons`.`image_bytes` WHERE image_name IN ('));
@@ -307,7 +307,7 @@ describe('errors a user meets are clear, fast, exit 2, and never show the passwo
       [['--catalog', 'hive', '--hive', server.address, '--hive-password-file', path.join(tmp.dir, 'none'), '--all'], `imgpipe: error: Cannot read the Hive password file ${path.join(tmp.dir, 'none')} (--hive-password-file): ENOENT`],
       // Kerberos goes through hive-driver's GSSAPI support and the optional `kerberos` package (not installed here).
       [['--catalog', 'hive', '--hive', server.address, '--hive-auth', 'kerberos', '--all'], 'imgpipe: error: --hive-auth kerberos needs the optional `kerberos` package (npm install kerberos;'],
-      [['--warehouse', wh, '--bytes-concurrency', '4', '--all'], 'imgpipe: error: --bytes-concurrency is for HTTP bytes: add --bytes-url TEMPLATE, or drop it'],
+      [['--warehouse', wh, '--bytes-concurrency', '4', '--all'], 'imgpipe: error: --bytes-concurrency is for HTTP bytes: add --bytes-url TEMPLATE or --bytes-preset commons-thumb, or drop it'],
       [['--warehouse', wh, '--bytes-url', 'ftp://x/{name}', '--all'], 'imgpipe: error: Expected an http(s) URL containing {name} for --bytes-url but received "ftp://x/{name}" of type string'],
     ];
     for (const [args, message] of cases) expectUsage(await run(args), message);

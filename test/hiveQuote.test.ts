@@ -182,7 +182,7 @@ describe('hostile category names through hive-driver and the HiveServer2 test do
   it('walking the tree collects the hostile names as values too', async () => {
     const all = await names('Root', 1);
     expect(all).toEqual(HOSTILE.map((_, i) => imageOf(i)).sort());
-    const walk = server.statements.filter((s) => s.statement.includes('WHERE parent IN'));
+    const walk = server.statements.filter((s) => s.statement.includes('WHERE cp.parent IN'));
     expect(walk.at(-1)!.outcome).toBe('ok');
     const imageQuery = server.statements.at(-1)!;
     expect(translateHiveQL(imageQuery.statement).literals.sort()).toEqual([...HOSTILE, 'Root'].sort());

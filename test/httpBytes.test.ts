@@ -3,12 +3,16 @@
  * 429 with Retry-After, 503s, 404/410, 403, slow answers (timeouts), and good bytes; then one run of
  * the CLI whose bytes come over HTTP.
  */
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpBytesSpec } from '../src/bytes/byteSourceSpec.js';
 import { HttpByteSource, parseRetryAfter } from '../src/bytes/HttpByteSource.js';
+import { expandTemplate, thumbnailFileName } from '../src/bytes/thumbnailUrl.js';
+import { resolveClusterFlags } from '../src/cli/clusterFlags.js';
+import { UsageError } from '../src/util/errors.js';
 import { imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
 
 interface Hit {
@@ -177,5 +181,58 @@ describe('imgpipe run --bytes-url', () => {
       { image_name: 'Red.png', status: 'ok', error: null, width: 64, height: 48 },
     ]);
     expect(thumbs.hits.filter((h) => names.includes(h.name)).every((h) => h.userAgent === 'imgpipe-e2e (ops@example.org)')).toBe(true);
+  });
+});
+
+describe('thumbnails by hash path: templates, preset, mirror', () => {
+  const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
+
+  it('expands {md5_1} {md5_2} {width} and MediaWiki thumbnail names per file type', () => {
+    const t = '/{md5_1}/{md5_2}/{name}/{width}px-{name}';
+    const h = md5('Ünï_Sculpture.jpg');
+    expect(expandTemplate(t, 'Ünï_Sculpture.jpg', 320)).toBe(`/${h[0]}/${h.slice(0, 2)}/${encodeURIComponent('Ünï_Sculpture.jpg')}/${encodeURIComponent('320px-Ünï_Sculpture.jpg')}`);
+    expect(thumbnailFileName('Plan.svg', 400)).toBe('400px-Plan.svg.png');
+    expect(thumbnailFileName('Plan.SVG', 400)).toBe('400px-Plan.SVG.png');
+    expect(thumbnailFileName('Scan.tiff', 400)).toBe('lossy-page1-400px-Scan.tiff.jpg');
+    expect(thumbnailFileName('Book.pdf', 400)).toBe('page1-400px-Book.pdf.jpg');
+    expect(thumbnailFileName('Book.djvu', 400)).toBe('page1-400px-Book.djvu.jpg');
+    expect(thumbnailFileName('Clip.webm', 400)).toBe('400px--Clip.webm.jpg');
+    expect(thumbnailFileName('Anim.gif', 400)).toBe('400px-Anim.gif');
+    // The MD5 is of the underscored name, as MediaWiki stores it.
+    expect(expandTemplate('{md5_2}', 'A b.jpg', null)).toBe(md5('A_b.jpg').slice(0, 2));
+    expect(() => expandTemplate('{width}/{name}', 'A.jpg', null)).toThrow('HTTP byte source: the URL template uses {width} or {thumb} but no thumbnail width is set');
+  });
+
+  it('--bytes-preset commons-thumb, --bytes-mirror and --thumb-width resolve to one template and width', () => {
+    expect(resolveClusterFlags({ bytesPreset: 'commons-thumb' }, {}).bytes).toMatchObject({
+      kind: 'http', url_template: 'https://upload.wikimedia.org/wikipedia/commons/thumb/{md5_1}/{md5_2}/{name}/{thumb}', thumb_width: 400,
+    });
+    expect(resolveClusterFlags({ bytesPreset: 'commons-thumb', bytesMirror: 'http://thumbs.internal:8080/', thumbWidth: '250' }, {}).bytes).toMatchObject({
+      url_template: 'http://thumbs.internal:8080/wikipedia/commons/thumb/{md5_1}/{md5_2}/{name}/{thumb}', thumb_width: 250,
+    });
+    expect(resolveClusterFlags({ bytesPreset: 'commons-thumb' }, { IMGPIPE_BYTES_MIRROR: 'https://mirror.example/up' }).bytes).toMatchObject({
+      url_template: 'https://mirror.example/up/wikipedia/commons/thumb/{md5_1}/{md5_2}/{name}/{thumb}',
+    });
+    expect(resolveClusterFlags({ bytesUrl: 'http://h/{md5_1}/{md5_2}/{name}/{width}px-{name}' }, {}).bytes).toMatchObject({ url_template: 'http://h/{md5_1}/{md5_2}/{name}/{thumb}', thumb_width: 400 });
+    expect(resolveClusterFlags({ bytesUrl: 'http://h/{name}' }, {}).bytes).not.toHaveProperty('thumb_width');
+  });
+
+  it.each([
+    [{ bytesPreset: 'commons-thumb', bytesUrl: 'http://h/{name}' }, 'Expected one of --bytes-url and --bytes-preset but received both'],
+    [{ bytesMirror: 'http://m' }, '--bytes-mirror replaces the host of a --bytes-preset: add --bytes-preset commons-thumb, or put the mirror in --bytes-url'],
+    [{ bytesPreset: 'commons-thumb', bytesMirror: 'ftp://m' }, 'Expected an http(s) URL such as http://thumbs.internal:8080 or https://host/prefix for --bytes-mirror but received "ftp://m" of type string'],
+    [{ bytesPreset: 'other' }, 'Expected one of: commons-thumb for --bytes-preset but received "other" of type string'],
+    [{ bytesPreset: 'commons-thumb', thumbWidth: '0' }, 'Expected integer between 1 and 10000 for --thumb-width but received "0" of type string'],
+    [{ bytesUrl: 'http://h/{name}', thumbWidth: '300' }, '--thumb-width is for a template with {width} or {thumb}, and "http://h/{name}" has neither'],
+    [{ thumbWidth: '300' }, '--thumb-width is for HTTP bytes: add --bytes-url TEMPLATE or --bytes-preset commons-thumb, or drop it'],
+  ])('%j is refused: %s', (flags, message) => {
+    let error: unknown;
+    try {
+      resolveClusterFlags(flags, {});
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as Error).message).toBe(message);
   });
 });

@@ -4,13 +4,14 @@
  * the card and its training record, run the new model, compare its scores with "embedding, then
  * head" computed here, reuse of the embeddings, nothing lost when the partition grows, bad usage.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/model/loadModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
 import { readTrainingRecord } from '../src/train/TrainingRecord.js';
-import { imgpipe, lit, query, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
+import { HiveServer2TestServer } from './util/hiveServer2.js';
 
 const tmp = tempDir('imgpipe-train-');
 const wh = path.join(tmp.dir, 'wh');
@@ -174,5 +175,110 @@ describe('bad usage fails fast with exit 2 and a message that names the problem'
     expect(help.code).toBe(0);
     for (const flag of ['--backbone', '--category', '--depth', '--holdout', '--seed', '--l2', '--name', '--models-dir', '--out-dir', '--snapshot', '--force']) expect(help.stdout).toContain(flag);
     expect(help.stdout).toContain('Examples:');
+  });
+});
+
+describe('imgpipe train from a list of labelled images (--labels FILE, --labels-sql)', () => {
+  const labelsCsv = path.join(tmp.dir, 'labels.csv');
+  let sunsets: string[];
+  let nights: string[];
+
+  beforeAll(async () => {
+    const names = async (category: string) =>
+      (await query(`SELECT i.image_name FROM read_parquet(${lit(path.join(wh, 'categorylinks', '*.parquet'))}) cl JOIN read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) i USING (page_id) WHERE cl.category = ${lit(category)} ORDER BY 1`)).map((r) => String(r.image_name));
+    sunsets = await names('Sunsets');
+    nights = await names('Night_scenes');
+    // Every sunset and night scene, a name listed twice with one label, one not in the warehouse;
+    // names in both categories get both labels (ambiguous, left out).
+    const rows = ['image_name,label', ...sunsets.map((n) => `"${n}",sunset`), ...nights.map((n) => `"${n}",night`), `"${nights[0]}",night`, 'Not_in_the_warehouse.jpg,night'];
+    writeFileSync(labelsCsv, rows.join('\n') + '\n');
+  });
+
+  it('--labels FILE.csv: labels sorted, ambiguous and unknown names left out, same split, metrics and card', async () => {
+    const result = trainJson('--backbone', 'color-embed', '--labels', labelsCsv, '--name', 'labels-csv', '--seed', '7', '--no-report');
+    const both = sunsets.filter((n) => nights.includes(n)).length;
+    expect(both).toBe(6);
+    expect(result.metrics.holdout.labels).toEqual(['night', 'sunset']);
+    expect(result.metrics.holdout.accuracy).toBeGreaterThanOrEqual(MIN_ACCURACY);
+    expect(result.counts.overlap_left_out).toBe(both);
+    expect(result.counts.per_class.sunset).toMatchObject({ selected: sunsets.length, overlap_left_out: both, error_left_out: 1 });
+    expect(result.counts.per_class.night).toMatchObject({ selected: nights.length, overlap_left_out: both });
+    const loaded = await loadModel(result.card);
+    expect(loaded.card.output).toMatchObject({ labels: ['night', 'sunset'] });
+    const record = readTrainingRecord(loaded.card.training)!;
+    expect(record.data).toMatchObject({ labels_from: `--labels ${labelsCsv}`, not_found_left_out: 1, categories: ['night', 'sunset'], warehouse: wh });
+  }, 300_000);
+
+  it('--labels-sql: labels from a query on the warehouse', () => {
+    const result = trainJson('--backbone', 'color-embed', '--name', 'labels-sql', '--seed', '7', '--no-report', '--labels-sql',
+      "SELECT i.image_name, lower(cl.category) AS label FROM categorylinks cl JOIN image i USING (page_id) WHERE cl.category IN ('Sunsets', 'Night_scenes')");
+    expect(result.metrics.holdout.labels).toEqual(['night_scenes', 'sunsets']);
+    expect(result.counts.overlap_left_out).toBe(6);
+    expect(result.metrics.holdout.accuracy).toBeGreaterThanOrEqual(MIN_ACCURACY);
+  }, 300_000);
+
+  it.each([
+    [['--labels', 'labels.txt', '--name', 'x'], 'Expected a .csv or .parquet file with image_name and label columns for --labels but received "labels.txt" of type string'],
+    [['--labels', 'LABELS', '--category', 'Sunsets', '--name', 'x'], 'Expected one of --category (repeated), --labels, --labels-sql but received --category and --labels'],
+    [['--labels', 'LABELS'], '--name NAME is required with --labels and --labels-sql'],
+    [['--labels-sql', 'SELECT image_name FROM image', '--name', 'x'], '--labels-sql must return columns named image_name and label'],
+    [['--labels-sql', "SELECT image_name, 'a' AS label FROM image", '--name', 'x'], 'Expected at least 2 distinct labels in --labels-sql but received 1 ("a")'],
+  ])('train %j exits 2', (args, message) => {
+    const r = train('--backbone', 'color-embed', ...args.map((a) => (a === 'LABELS' ? labelsCsv : a)));
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(message);
+  });
+
+  it('a labels file without the columns names what it found', () => {
+    const bad = path.join(tmp.dir, 'bad.csv');
+    writeFileSync(bad, 'name,class\na.jpg,x\n');
+    const r = train('--backbone', 'color-embed', '--labels', bad, '--name', 'x');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`Expected columns image_name and label in --labels ${bad} but found name, class`);
+  });
+});
+
+describe('imgpipe train --catalog hive (HiveServer2 test double, NOSASL, bytes from Hive)', () => {
+  let server: HiveServer2TestServer;
+  const table = path.join(tmp.dir, 'hive-tables', 'embeddings');
+
+  beforeAll(async () => {
+    server = await HiveServer2TestServer.start({
+      setup: async (c) => {
+        await c.run('CREATE SCHEMA commons');
+        for (const t of ['image', 'image_bytes', 'categorylinks', 'category_parent']) {
+          await c.run(`CREATE TABLE commons.${t} AS SELECT * FROM read_parquet(${lit(path.join(wh, t, '*.parquet'))})`);
+        }
+      },
+    });
+  }, 120_000);
+  afterAll(async () => server?.close());
+
+  it('selects through Hive, embeds with Hive bytes into --table-location, registers the partition, trains', async () => {
+    const r = await imgpipeCollect([
+      'train', '--catalog', 'hive', '--hive', server.address, '--hive-auth', 'nosasl', '--hive-user', 'trainer', '--table-location', table,
+      '--backbone', 'color-embed', '--category', 'Sunsets', '--category', 'Night_scenes', '--name', 'hive-trained', '--seed', '7',
+      '--partitions-dir', parts, '--out-dir', models, '--snapshot', '2026-04-02', '--json', '--quiet', '--no-report',
+    ]);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const result = JSON.parse(r.stdout) as TrainJson;
+    expect(result.metrics.holdout.accuracy).toBeGreaterThanOrEqual(MIN_ACCURACY);
+    expect(result.counts.overlap_left_out).toBe(6);
+    expect(result.counts.errors_by_reason).toEqual({ truncated: 1 });
+    expect(result.embeddings.partition).toBe(path.join(table, 'model=color-embed-1', 'snapshot=2026-04-02'));
+    expect(server.metastore.get('commons.embeddings')?.partitions.has('model=color-embed-1/snapshot=2026-04-02')).toBe(true);
+    const record = readTrainingRecord((await loadModel(result.card)).card.training)!;
+    expect(record.data.warehouse).toBe(`hive://${server.address}/commons`);
+    // The training set was resolved by name through Hive, and the bytes came from Hive's image_bytes.
+    const sent = server.queries();
+    expect(sent.some((s) => s.startsWith('SELECT i.image_name AS image_name, i.page_id AS page_id, i.sha1 AS sha1 FROM `commons`.`image` i WHERE i.image_name IN ('))).toBe(true);
+    expect(sent.some((s) => s.startsWith('SELECT image_name, bytes FROM `commons`.`image_bytes`'))).toBe(true);
+    expect(server.statements.filter((s) => s.user !== 'trainer')).toEqual([]);
+  }, 300_000);
+
+  it('needs --table-location with --catalog hive (exit 2)', async () => {
+    const r = await imgpipeCollect(['train', '--catalog', 'hive', '--hive', server.address, '--hive-auth', 'nosasl', '--backbone', 'color-embed', '--category', 'Sunsets', '--category', 'Night_scenes', '--out-dir', models, '--name', 'no-location']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--table-location DIR is required with --catalog hive: the embeddings table's folder");
   });
 });

@@ -556,3 +556,68 @@ it('pngDeclaring writes a header sharp reads', async () => {
   const m = await sharp(pngDeclaring(123, 456), { limitInputPixels: false }).metadata();
   expect([m.format, m.width, m.height]).toEqual(['png', 123, 456]);
 });
+
+describe('warehouse import --sync (mirror a folder: deletions and moves)', () => {
+  const solid = (r: number, g: number, b: number) => sharp({ create: { width: 12, height: 10, channels: 3, background: { r, g, b } } }).png().toBuffer();
+
+  it('removes images whose files are gone and moves the links of files that moved; without --sync both stay', async () => {
+    const src = tempDir();
+    const put = async (rel: string, data: Promise<Buffer>) => {
+      fs.mkdirSync(path.dirname(path.join(src, rel)), { recursive: true });
+      fs.writeFileSync(path.join(src, rel), await data);
+    };
+    await put('Cats/tabby.png', solid(200, 100, 0));
+    await put('Cats/Kittens/small.png', solid(10, 200, 10));
+    await put('Dogs/collie.png', solid(0, 0, 200));
+    const wh = path.join(tempDir(), 'wh');
+    const first = await importFolder(src, wh);
+    expect(first.images).toBe(3);
+    expect(first.synced).toBeUndefined();
+
+    // The nightly sees: collie.png deleted, tabby.png moved from Cats to Dogs, Kittens gone.
+    fs.rmSync(path.join(src, 'Dogs', 'collie.png'));
+    fs.renameSync(path.join(src, 'Cats', 'tabby.png'), path.join(src, 'Dogs', 'tabby.png'));
+    fs.rmSync(path.join(src, 'Cats', 'Kittens'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'Cats', 'Kittens'));
+    await put('Cats/Kittens/small.png', solid(10, 200, 10));
+
+    const plainWh = path.join(tempDir(), 'wh');
+    await importFolder(src, plainWh); // a fresh import of the folder as it is now, compared with the synced one below
+    const plain = await importFolder(src, wh, {}); // without --sync: nothing is removed
+    expect(plain.synced).toBeUndefined();
+    expect(await column<string>(`SELECT image_name FROM ${t(wh, 'image')} ORDER BY 1`)).toEqual(['collie.png', 'small.png', 'tabby.png']);
+    expect(await rows(`SELECT i.image_name, l.category FROM ${t(wh, 'categorylinks')} l JOIN ${t(wh, 'image')} i USING (page_id) WHERE i.image_name = 'tabby.png' ORDER BY 2`)).toEqual([['tabby.png', 'Cats'], ['tabby.png', 'Dogs']]);
+
+    const synced = await importFolder(src, wh, { sync: true });
+    expect(synced.synced).toEqual({ imagesRemoved: 1, linksRemoved: 2 }); // collie's link (Dogs) and tabby's old link (Cats)
+    expect(await column<string>(`SELECT image_name FROM ${t(wh, 'image')} ORDER BY 1`)).toEqual(['small.png', 'tabby.png']);
+    expect(await column<string>(`SELECT image_name FROM ${t(wh, 'image_bytes')} ORDER BY 1`)).toEqual(['small.png', 'tabby.png']);
+    expect(await rows(`SELECT i.image_name, l.category FROM ${t(wh, 'categorylinks')} l JOIN ${t(wh, 'image')} i USING (page_id) ORDER BY 1, 2`)).toEqual([['small.png', 'Kittens'], ['tabby.png', 'Dogs']]);
+    expect(await rows(`SELECT category, parent FROM ${t(wh, 'category_parent')} ORDER BY 1`)).toEqual([['Kittens', 'Cats']]);
+    // The synced warehouse equals a fresh import of the folder as it is now.
+    expect(await snapshot(wh)).toEqual(await snapshot(plainWh));
+    expect(strayFiles(wh)).toEqual([]);
+  });
+
+  it('the CLI prints what the sync removed', async () => {
+    const src = tempDir();
+    fs.mkdirSync(path.join(src, 'A'));
+    fs.writeFileSync(path.join(src, 'A', 'one.png'), await solid(1, 2, 3));
+    fs.writeFileSync(path.join(src, 'A', 'two.png'), await solid(4, 5, 6));
+    const wh = path.join(tempDir(), 'wh');
+    await importFolder(src, wh);
+    fs.rmSync(path.join(src, 'A', 'two.png'));
+    const out: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.stdout.write = ((s: string) => (out.push(s), true)) as typeof process.stdout.write;
+    try {
+      const program = new Command().exitOverride();
+      registerWarehouseCommand(program);
+      await program.parseAsync(['node', 'imgpipe', 'warehouse', 'import', src, '--warehouse', wh, '--sync']);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(out.join('')).toContain('  synced: removed 1 images whose files are gone, 1 category links of files that moved or went\n');
+    expect(await count(wh, 'image')).toBe(1);
+  });
+});

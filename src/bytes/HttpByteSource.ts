@@ -1,7 +1,8 @@
 /**
  * Thumbnails over HTTP from a URL template, e.g.
  * `https://commons.wikimedia.org/wiki/Special:FilePath/{name}?width=400`, where `{name}` becomes the
- * URL-encoded Commons file name. Polite by construction: a User-Agent naming the tool and a contact,
+ * URL-encoded Commons file name, or by hash path
+ * (`…/thumb/{md5_1}/{md5_2}/{name}/{width}px-{name}`; placeholders in thumbnailUrl.ts). Polite by construction: a User-Agent naming the tool and a contact,
  * at most `concurrency` requests in flight per process (p-limit, shared by concurrent `fetch` calls),
  * a per-request timeout (AbortSignal), and retries with exponential backoff and jitter that honour
  * `Retry-After` on 429 and 503 (every request of the source waits until the time the server named).
@@ -17,6 +18,7 @@ import pLimit, { type LimitFunction } from 'p-limit';
 import type { Logger } from 'pino';
 import type { ByteSource } from './ByteSource.js';
 import type { HttpBytesSpec } from './byteSourceSpec.js';
+import { expandTemplate, templateNeedsWidth } from './thumbnailUrl.js';
 
 export interface HttpByteSourceOptions {
   log?: Logger;
@@ -39,12 +41,13 @@ export class HttpByteSource implements ByteSource {
     private readonly options: HttpByteSourceOptions = {},
   ) {
     if (!spec.url_template.includes('{name}')) throw new Error(`HTTP byte source: the URL template has no {name}: ${spec.url_template}`);
+    if (templateNeedsWidth(spec.url_template) && spec.thumb_width === undefined) throw new Error(`HTTP byte source: the URL template uses {width} or {thumb} but no thumb_width is set: ${spec.url_template}`);
     this.limit = pLimit(spec.concurrency);
   }
 
   /** The URL for a Commons file name. */
   url(name: string): string {
-    return this.spec.url_template.replaceAll('{name}', encodeURIComponent(name));
+    return expandTemplate(this.spec.url_template, name, this.spec.thumb_width ?? null);
   }
 
   async fetch(imageNames: readonly string[]): Promise<Map<string, Uint8Array>> {

@@ -9,8 +9,14 @@ import { hiveConnectionSpecSchema } from '../catalog/hive/hiveSettings.js';
 
 export const httpBytesSpecSchema = z.strictObject({
   kind: z.literal('http'),
-  /** URL with `{name}` where the URL-encoded Commons file name goes. */
+  /** URL with `{name}` where the URL-encoded Commons file name goes (more placeholders: thumbnailUrl.ts). */
   url_template: z.string(),
+  /**
+   * Width in pixels of the thumbnails asked for (`{width}`, `{thumb}`); absent when the template has
+   * neither. Recorded in run.json: the rows of an HTTP run score these thumbnails, not the originals
+   * whose sha1 keys them.
+   */
+  thumb_width: z.number().int().optional(),
   user_agent: z.string(),
   /** Requests in flight per process. */
   concurrency: z.number().int(),

@@ -16,7 +16,13 @@ export interface ImageRef {
 export type Selection =
   | { kind: 'all' }
   | { kind: 'category'; category: string; depth: number }
-  | { kind: 'sql'; sql: string };
+  | { kind: 'sql'; sql: string }
+  /**
+   * The images named in a Parquet file's `image_name` column (a training set: `imgpipe train`), each
+   * resolved to its catalog row; names the catalog does not have are left out. Meant for lists of
+   * training size (the Hive catalog holds the resolved list in memory).
+   */
+  | { kind: 'names'; file: string; what: string };
 
 export interface CarriedRows {
   /** Previous rows whose image is no longer selected (deleted files). */
@@ -66,6 +72,14 @@ export interface Catalog {
    * Returns their counts.
    */
   writeCarriedRows?(selection: Selection, previousDir: string, file: string, carryable?: string): Promise<CarriedRows>;
+
+  /**
+   * Optional, for `train --labels-sql`: run the user's one SELECT, which returns `image_name` and
+   * `label` columns, and stream (image_name, label) pairs in batches, in the query's order. On the
+   * embedded warehouse the query runs in the same sandbox as `--sql`.
+   * @throws {UsageError} not one SELECT, no image_name or label column, a SQL error.
+   */
+  selectLabels?(sql: string, batchSize?: number): AsyncGenerator<{ image_name: string; label: string | null }[]>;
 
   /** Human-readable description of the selection's query, for run.json. */
   describe(selection: Selection): string;

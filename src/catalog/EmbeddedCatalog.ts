@@ -20,6 +20,7 @@ import { CARRYABLE } from '../plan/incremental.js';
 import { emptyNamesError } from '../plan/planRun.js';
 import type { CarriedRows, Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
 import { EmbeddedMetastore } from './EmbeddedMetastore.js';
+import { mediawikiDuckdbViewsSql, type MediaWikiSource } from './mediawikiSource.js';
 import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
 
 export class EmbeddedCatalog implements Catalog {
@@ -34,8 +35,13 @@ export class EmbeddedCatalog implements Catalog {
     private readonly tempDir: string,
   ) {}
 
-  /** @throws {UsageError} when DIR is not a warehouse made by `imgpipe warehouse init`. */
-  static async open(warehouseDir: string): Promise<EmbeddedCatalog> {
+  /**
+   * @param source a source profile (mediawikiSource.ts): the warehouse's replica tables at one
+   *   partition, seen as `image`, `categorylinks`, `category_parent`; absent: the warehouse layout.
+   * @throws {UsageError} when DIR is not a warehouse made by `imgpipe warehouse init`, or lacks the
+   *   profile's tables at that partition.
+   */
+  static async open(warehouseDir: string, source?: MediaWikiSource): Promise<EmbeddedCatalog> {
     const dir = path.resolve(warehouseDir);
     if (!existsSync(path.join(dir, 'warehouse.json'))) {
       throw new UsageError(`${dir} is not an imgpipe warehouse (no warehouse.json). Create one with \`imgpipe warehouse init --warehouse ${warehouseDir} [--demo]\`.`);
@@ -46,6 +52,15 @@ export class EmbeddedCatalog implements Catalog {
     const connection = await instance.connect();
     const metastore = new EmbeddedMetastore(dir);
     await connection.run(metastore.viewsSql());
+    if (source) {
+      try {
+        await connection.run(mediawikiDuckdbViewsSql(dir, source));
+      } catch (e) {
+        connection.disconnectSync();
+        instance.closeSync();
+        throw e;
+      }
+    }
     return new EmbeddedCatalog(dir, instance, connection, metastore, tempDir);
   }
 
@@ -57,6 +72,8 @@ export class EmbeddedCatalog implements Catalog {
         return `${CATEGORY_SQL} -- $1 = ${JSON.stringify(selection.category)}, $2 = ${selection.depth}`;
       case 'sql':
         return userSqlWrapper(selection.sql);
+      case 'names':
+        return `${namesSql(selection.file)} -- ${selection.what}`;
     }
   }
 
@@ -101,6 +118,10 @@ export class EmbeddedCatalog implements Catalog {
         throw new UsageError(`No category named ${JSON.stringify(selection.category)} in the warehouse (names are case-sensitive and use underscores for spaces, as on Commons).`);
       }
       return [CATEGORY_SQL, { category: selection.category, depth: selection.depth }];
+    }
+    if (selection.kind === 'names') {
+      if (this.allowedDirs) await this.lockDown([...touches, path.dirname(selection.file)]);
+      return [namesSql(selection.file), undefined];
     }
     await this.lockDown(touches);
     let statementType;
@@ -218,6 +239,42 @@ export class EmbeddedCatalog implements Catalog {
     }
   }
 
+  async *selectLabels(sql: string, batchSize = 10_000): AsyncGenerator<{ image_name: string; label: string | null }[]> {
+    await this.lockDown([]);
+    const what = '--labels-sql';
+    try {
+      const statements = await this.connection.extractStatements(sql);
+      if (statements.count !== 1) throw new UsageError(`${what} must be exactly one SELECT statement, found ${statements.count}`);
+      const type = (await statements.prepare(0)).statementType;
+      if (type !== StatementType.SELECT) throw new UsageError(`Expected one SELECT statement for ${what} but received a ${StatementType[type]} statement`);
+    } catch (e) {
+      throw e instanceof UsageError ? e : new UsageError(`${what} failed: ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+    }
+    let result;
+    try {
+      result = await this.connection.stream(`SELECT s.image_name::VARCHAR AS image_name, s.label::VARCHAR AS label FROM (\n${sql.trim().replace(/;\s*$/, '')}\n) AS s`);
+    } catch (e) {
+      const message = ((e as Error).message ?? String(e)).split(/\n\s*\n/)[0]!;
+      if (/"(image_name|label)"/.test(message) && /not found|does not have a column|Referenced column/i.test(message)) {
+        throw new UsageError(`${what} must return columns named image_name and label: ${message}`);
+      }
+      throw new UsageError(`${what} failed: ${message}`);
+    }
+    let batch: { image_name: string; label: string | null }[] = [];
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const [name, label] of chunk.getRows()) {
+        batch.push({ image_name: name === null ? '' : String(name), label: label === null ? null : String(label) });
+        if (batch.length >= batchSize) {
+          yield batch;
+          batch = [];
+        }
+      }
+    }
+    if (batch.length > 0) yield batch;
+  }
+
   async registerPartition(registration: PartitionRegistration): Promise<void> {
     await this.metastore.register(registration);
   }
@@ -247,6 +304,11 @@ SELECT DISTINCT i.image_name, i.page_id, i.sha1
 FROM categorylinks cl JOIN (SELECT DISTINCT category FROM tree) t ON cl.category = t.category
 JOIN image i ON i.page_id = cl.page_id
 ORDER BY i.image_name`;
+
+/** The `names` selection: the file's names that `image` has, each once, by name. */
+function namesSql(file: string): string {
+  return `SELECT DISTINCT i.image_name, i.page_id, i.sha1 FROM read_parquet(${duckdbString(file)}) n JOIN image i ON i.image_name = n.image_name::VARCHAR ORDER BY 1`;
+}
 
 /** A committed snapshot's result rows, without the Hive partition columns of its path. */
 function previousRows(dir: string): string {

@@ -271,13 +271,23 @@ export class WarehouseWriter {
     }
   }
 
-  /** Merge everything staged into the tables, one atomic file replacement per changed table. */
-  async commit(): Promise<void> {
+  /**
+   * Merge everything staged into the tables, one atomic file replacement per changed table.
+   * With `replace` (`warehouse import --sync`), the staged rows replace every table instead: rows not
+   * staged again are dropped (a table with nothing staged becomes empty). Same atomicity per table.
+   */
+  async commit(options: { replace?: boolean } = {}): Promise<void> {
     this.assertOpen();
     if (!this.isWarehouse) throw new UsageError(`${this.dir} is not an imgpipe warehouse; run "warehouse init" first`);
     for (const table of COMMIT_ORDER) {
-      if (!this.staged.has(table)) continue;
-      await this.mergeTable(table);
+      if (!this.staged.has(table)) {
+        if (options.replace) {
+          const colList = columnsOf(table).map(([name]) => ident(name)).join(', ');
+          await this.replaceTableFile(table, `SELECT ${colList} FROM ${this.readCurrent(table)} LIMIT 0`, 'FORMAT parquet');
+        }
+        continue;
+      }
+      await this.mergeTable(table, options.replace ?? false);
       fs.rmSync(path.join(this.stagingDir, table), { recursive: true, force: true });
       this.staged.delete(table);
       delete this.stagedKeys[table];
@@ -354,10 +364,11 @@ export class WarehouseWriter {
     return Number(r.getRows()[0]?.[0] ?? 0);
   }
 
-  private async mergeTable(table: SourceTableName): Promise<void> {
+  private async mergeTable(table: SourceTableName, replace: boolean): Promise<void> {
     const colList = columnsOf(table).map(([name]) => ident(name)).join(', ');
     const stage = `read_parquet(${q(path.join(this.stagingDir, table, '*.parquet'))})`;
-    const old = this.readCurrent(table);
+    // Replace: the old table contributes no row (its columns still type the union).
+    const old = replace ? `(SELECT * FROM ${this.readCurrent(table)} LIMIT 0)` : this.readCurrent(table);
     const key = TABLE_KEYS[table];
     if (key === null) {
       // link tables: small; the distinct union of old and staged rows, sorted

@@ -16,11 +16,18 @@
  * Files are read one at a time and staged in bounded batches; the tables change only at the final
  * commit, so a failed import leaves the warehouse as it was. Re-importing a folder duplicates nothing
  * (rows are upserted by key). Hidden folders and symlinked folders are not descended into.
+ *
+ * `sync` (`--sync`): the warehouse mirrors the folder. Images whose files are gone are removed (with
+ * their bytes), and the category links and subcategory edges become exactly the folder's, so a file
+ * moved to another folder leaves its old category. Rows imported from anywhere else are removed too:
+ * sync one folder per warehouse. The change is one commit, as without `sync`.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
 import { BatchBuffer } from './BatchBuffer.js';
+import { duckdbString } from './sqlQuote.js';
 import { IMAGE_EXTENSIONS, commonsName, describeImage, pageIdFor, sniffFormat } from './imageFacts.js';
 import { summarize, type WarehouseSummary } from './initWarehouse.js';
 import { WarehouseWriter, type WarehouseWriterOptions } from './WarehouseWriter.js';
@@ -35,6 +42,8 @@ export interface ImportResult {
   skipped: number; // files that are not images
   skippedExamples: string[]; // up to 5 relative paths, for the message
   warehouse: WarehouseSummary; // the whole warehouse after the import
+  /** With `sync`: images removed (their files are gone) and category links dropped (files moved or gone). */
+  synced?: { imagesRemoved: number; linksRemoved: number };
 }
 
 interface FileEntry {
@@ -50,7 +59,7 @@ interface DirEntry {
 export async function importFolder(
   srcDir: string,
   warehouseDir: string,
-  options: { batchBytes?: number; writer?: WarehouseWriterOptions } = {},
+  options: { batchBytes?: number; writer?: WarehouseWriterOptions; sync?: boolean } = {},
 ): Promise<ImportResult> {
   const root = path.resolve(srcDir);
   let st: fs.Stats;
@@ -123,9 +132,11 @@ export async function importFolder(
       }
     }
     await buffer.flush();
-    await writer.commit();
+    const synced = options.sync ? await syncCounts(writer.dir, names, links) : undefined;
+    await writer.commit({ replace: options.sync ?? false });
     return {
       ...r,
+      ...(synced ? { synced } : {}),
       categories: categories.size,
       categoryLinks: links.size,
       subcategoryEdges: edges.size,
@@ -134,6 +145,28 @@ export async function importFolder(
   } finally {
     writer.close();
   }
+}
+
+/** What a sync commit will drop: committed images not imported now, committed links not seen now. */
+async function syncCounts(warehouseDir: string, names: ReadonlyMap<string, string>, links: ReadonlySet<string>): Promise<{ imagesRemoved: number; linksRemoved: number }> {
+  const read = async (table: string, sql: string): Promise<unknown[][]> => {
+    const dir = path.join(warehouseDir, table);
+    if (!fs.existsSync(dir) || !fs.readdirSync(dir).some((f) => f.endsWith('.parquet'))) return [];
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      return (await connection.runAndReadAll(sql.replace('$T', `read_parquet(${duckdbString(path.join(dir, '*.parquet'))})`))).getRows();
+    } finally {
+      connection.disconnectSync();
+      instance.closeSync();
+    }
+  };
+  const images = await read('image', 'SELECT image_name FROM $T');
+  const oldLinks = await read('categorylinks', 'SELECT page_id, category FROM $T');
+  return {
+    imagesRemoved: images.filter(([n]) => !names.has(String(n))).length,
+    linksRemoved: oldLinks.filter(([p, c]) => !links.has(`${p} ${c}`)).length,
+  };
 }
 
 /** The category of a file in these folders: the innermost folder's Commons name, or null at the top. */

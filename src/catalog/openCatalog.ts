@@ -11,8 +11,8 @@ import { HiveCatalog } from './HiveCatalog.js';
 export async function openCatalog(spec: CatalogSpec, options: { log?: Logger } = {}): Promise<Catalog> {
   switch (spec.kind) {
     case 'embedded':
-      return EmbeddedCatalog.open(spec.warehouse);
+      return EmbeddedCatalog.open(spec.warehouse, spec.source);
     case 'hive':
-      return HiveCatalog.open(spec.hive, { log: options.log, hdfsUri: spec.hdfs_uri });
+      return HiveCatalog.open(spec.hive, { log: options.log, hdfsUri: spec.hdfs_uri, source: spec.source });
   }
 }

@@ -11,11 +11,14 @@ import { trainClassifier, type TrainResult } from '../train/trainClassifier.js';
 import { UsageError } from '../util/errors.js';
 import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
+import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
 import { checkOutputMetadataPath, outputMetadataOption, writeOutputMetadata } from './outputMetadata.js';
 import { createProgress, type Progress } from './progress.js';
 
-interface TrainFlags {
+interface TrainFlags extends ClusterFlags {
   warehouse?: string;
+  labels?: string;
+  labelsSql?: string;
   backbone?: string;
   category: string[];
   depth: string;
@@ -43,13 +46,15 @@ interface TrainFlags {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerTrainCommand(program: Command): void {
-  program
+  const command = program
     .command('train')
-    .description('Train a classifier from categories: embed their images with a backbone, fit a softmax-regression head, evaluate it on held-out images, and write a model card (backbone + head in one ONNX file) that `run` can use.')
+    .description('Train a classifier from categories (or a list of labelled images): embed their images with a backbone, fit a softmax-regression head, evaluate it on held-out images, and write a model card (backbone + head in one ONNX file) that `run` can use.')
     .option('--warehouse <dir>', 'embedded warehouse folder (made by `warehouse init`)')
     .option('--backbone <name|card>', 'embedding model (see `models list`), e.g. color-embed or mobilenet-v2-embed')
     .option('--category <name>', 'a category whose images form one class (repeat: at least 2)', collect, [])
     .option('--depth <n>', 'include subcategories down to N levels', '0')
+    .option('--labels <file>', 'instead of categories: a .csv (with a header) or .parquet file with image_name and label columns')
+    .option('--labels-sql <select>', 'instead of categories: a query on the catalog returning image_name and label columns')
     .option('--holdout <fraction>', 'fraction of each category held out for evaluation, between 0 and 1', '0.2')
     .option('--seed <n>', 'seed of the held-out split', '1')
     .option('--l2 <lambda>', 'L2 penalty on the (standardized) head weights', '0.01')
@@ -82,11 +87,16 @@ Examples:
   imgpipe train --warehouse ./wh --backbone color-embed --category Sunsets --category Night_scenes
   imgpipe train --warehouse ./wh --backbone resnet50-embed --category Sculptures --category Maiolica --depth 2 --name sculpture-vs-maiolica
   imgpipe train --warehouse ./wh --backbone mobilenet-v2-embed --models-dir ../shared/models --out-dir ./my-models --category animals --category objects --holdout 0.3 --seed 7
+  imgpipe train --warehouse ./wh --backbone color-embed --labels ./labels.csv --name my-labels
+  imgpipe train --catalog hive --hive an-coord1001.eqiad.wmnet:10000 --source mediawiki --mediawiki-snapshot 2026-10 --output-database analytics_imgpipe \\
+    --table-location /mnt/hdfs/user/me/embeddings --bytes-preset commons-thumb --backbone color-embed --category Sculptures --category Maiolica --depth 2
   imgpipe run --warehouse ./wh --model ./models/sculpture-vs-maiolica/model.json --category Maiolica --depth 2`,
     )
     .action(async (flags: TrainFlags) => {
       process.exitCode = await trainAction(flags);
     });
+  // --catalog hive, --source mediawiki, HTTP bytes, --table-location: as for `run` (clusterFlags.ts).
+  for (const option of clusterOptions()) command.addOption(option);
 }
 
 function parseNumberFlag(name: string, raw: string, expected: string, ok: (v: number) => boolean): number {
@@ -110,16 +120,24 @@ export function defaultModelName(categories: readonly string[]): string {
 async function trainAction(flags: TrainFlags): Promise<number> {
   if (flags.logLevel) setLogLevel(flags.logLevel);
   const log = getLogger();
-  if (!flags.warehouse) throw new UsageError('--warehouse DIR is required');
+  const cluster = resolveClusterFlags(flags);
+  if (!flags.warehouse && !cluster.catalog) throw new UsageError('--warehouse DIR (or --catalog hive --hive HOST:PORT) is required');
   const metadataFile = checkOutputMetadataPath(flags.outputMetadata);
   if (!flags.backbone) throw new UsageError('--backbone NAME|CARD is required (an embedding model, e.g. color-embed)');
   const categories = flags.category.map((c) => c.trim().replaceAll(' ', '_'));
   if (categories.some((c) => c === '')) throw new UsageError('Expected a category name for --category but received ""');
-  if (categories.length < 2) throw new UsageError(`Expected at least 2 categories for --category but received ${categories.length}`);
+  const given = [categories.length > 0 ? '--category' : null, flags.labels !== undefined ? '--labels' : null, flags.labelsSql !== undefined ? '--labels-sql' : null].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`Expected one of --category (repeated), --labels, --labels-sql but received ${given.join(' and ')}`);
+  if (flags.labelsSql !== undefined && flags.labelsSql.trim() === '') throw new UsageError('Expected a SELECT statement for --labels-sql but received ""');
+  const labels = flags.labels !== undefined ? ({ kind: 'file', file: flags.labels } as const) : flags.labelsSql !== undefined ? ({ kind: 'sql', sql: flags.labelsSql } as const) : undefined;
+  if (!labels && categories.length < 2) throw new UsageError(`Expected at least 2 categories for --category but received ${categories.length}`);
+  if (labels && flags.name === undefined) throw new UsageError('--name NAME is required with --labels and --labels-sql (there are no categories to name the model after)');
   const holdout = parseNumberFlag('--holdout', flags.holdout, 'number between 0 and 1 (exclusive)', (v) => v > 0 && v < 1);
   const l2 = parseNumberFlag('--l2', flags.l2, 'number between 0 and 1000', (v) => v >= 0 && v <= 1000);
   const outDir = flags.outDir ?? (process.env.IMGPIPE_MODELS ?? '').split(':').find((p) => p.length > 0) ?? 'models';
   const options = {
+    ...cluster,
+    labels,
     warehouse: flags.warehouse,
     backbone: flags.backbone,
     modelsDirs: flags.modelsDir,
@@ -129,6 +147,7 @@ async function trainAction(flags: TrainFlags): Promise<number> {
     seed: parseIntegerFlag('--seed', flags.seed, 0, 2 ** 31 - 1),
     l2,
     name: flags.name ?? defaultModelName(categories),
+    tableLocation: cluster.tableLocation,
     version: flags.modelVersion,
     outDir: path.resolve(outDir),
     force: flags.force ?? false,

@@ -1,5 +1,6 @@
 /**
- * `imgpipe warehouse init --warehouse DIR [--demo]` and `imgpipe warehouse import SRC_DIR --warehouse DIR`
+ * `imgpipe warehouse init --warehouse DIR [--demo]`, `imgpipe warehouse import SRC_DIR --warehouse DIR [--sync]`
+ * and `imgpipe warehouse import-mediawiki --warehouse DIR --from EXPORTS --mediawiki-snapshot YYYY-MM`
  * (design.md, CLI contract). Print a short human summary on stdout. Bad input (DIR is a file or a
  * foreign non-empty folder, SRC_DIR missing, the warehouse locked by another writer) throws
  * UsageError, which main.ts turns into exit code 2.
@@ -7,6 +8,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { importFolder, type ImportResult } from '../catalog/importFolder.js';
+import { importMediaWiki } from '../catalog/importMediaWiki.js';
+import { parseMediaWikiSource } from '../catalog/mediawikiSource.js';
 import { initWarehouse, type InitResult, type WarehouseSummary } from '../catalog/initWarehouse.js';
 import { SOURCE_TABLE_NAMES } from '../catalog/warehouseSchema.js';
 
@@ -38,9 +41,30 @@ export function registerWarehouseCommand(program: Command): void {
     )
     .argument('<src_dir>', 'folder of images to import')
     .requiredOption('--warehouse <dir>', 'warehouse folder (created if missing or empty)')
-    .action(async (srcDir: string, opts: { warehouse: string }) => {
-      const result = await importFolder(srcDir, opts.warehouse);
+    .option('--sync', 'mirror the folder: remove images whose files are gone, and move the category links of files that moved (drops rows imported from elsewhere too)', false)
+    .action(async (srcDir: string, opts: { warehouse: string; sync: boolean }) => {
+      const result = await importFolder(srcDir, opts.warehouse, { sync: opts.sync });
       process.stdout.write(formatImport(result, srcDir));
+    });
+
+  warehouse
+    .command('import-mediawiki')
+    .description(
+      'import exports of the MediaWiki replica tables (mediawiki_image, mediawiki_page, mediawiki_categorylinks: ' +
+        'TABLE.parquet, TABLE.csv with a header, or a folder TABLE/ of Parquet files) at one snapshot and wiki, ' +
+        'for `run --source mediawiki` on the embedded warehouse. Importing the same partition again replaces it.',
+    )
+    .requiredOption('--warehouse <dir>', 'warehouse folder (made by `warehouse init`)')
+    .requiredOption('--from <dir>', 'folder holding the three exports')
+    .requiredOption('--mediawiki-snapshot <yyyy-mm>', 'the snapshot partition the rows belong to, e.g. 2026-10')
+    .option('--wiki-db <name>', 'the wiki_db partition (default commonswiki)')
+    .action(async (opts: { warehouse: string; from: string; mediawikiSnapshot: string; wikiDb?: string }) => {
+      const source = parseMediaWikiSource(opts.mediawikiSnapshot, opts.wikiDb);
+      const result = await importMediaWiki(opts.warehouse, opts.from, source);
+      let out = `Imported the MediaWiki replicas at snapshot=${source.snapshot}/wiki_db=${source.wiki_db} into ${path.resolve(opts.warehouse)}\n`;
+      for (const [table, rows] of Object.entries(result.rows)) out += `  ${table.padEnd(24)}  ${rows} rows  (from ${result.from[table as keyof typeof result.from]})\n`;
+      out += `Next: imgpipe run --warehouse ${quoteArg(opts.warehouse)} --source mediawiki --mediawiki-snapshot ${source.snapshot} --bytes-preset commons-thumb --model NAME --all\n`;
+      process.stdout.write(out);
     });
 }
 
@@ -76,6 +100,7 @@ export function formatImport(r: ImportResult, srcDir: string): string {
     const more = r.skipped > r.skippedExamples.length ? ', …' : '';
     out += `  skipped ${r.skipped} non-image files (${r.skippedExamples.join(', ')}${more})\n`;
   }
+  if (r.synced) out += `  synced: removed ${r.synced.imagesRemoved} images whose files are gone, ${r.synced.linksRemoved} category links of files that moved or went\n`;
   out += 'Warehouse now holds:\n' + formatTables(r.warehouse);
   return out;
 }

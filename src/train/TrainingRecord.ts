@@ -21,7 +21,12 @@ export const trainingRecordSchema = z.object({
   created_at: z.string(),
   backbone: z.object({ name: z.string(), version: z.string(), sha256: z.string(), card: z.string(), normalize: z.enum(['none', 'l2']) }),
   data: z.object({
+    /** The embedded warehouse's folder, or `hive://HOST:PORT/DB`, with the source profile if any. */
     warehouse: z.string(),
+    /** Where the labels came from: `categories … (depth N)`, `--labels FILE`, `--labels-sql`. Absent in older records. */
+    labels_from: z.string().optional(),
+    /** Labelled names the catalog does not have, left out. */
+    not_found_left_out: z.number().optional(),
     snapshot: z.string(),
     categories: z.array(z.string()),
     depth: z.number(),

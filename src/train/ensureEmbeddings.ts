@@ -2,18 +2,24 @@
  * Embeddings for a training set, from the normal run machinery: the `embeddings` table's partition
  * `model=<backbone>-<version>/snapshot=<date>/`. When that partition is committed and holds a row for
  * every wanted image with the same sha1, it is reused and no inference runs. Otherwise one `runJob`
- * embeds the categories' images, together with every image the partition already held (a commit
- * replaces the whole partition, and nothing already there may be lost), and commits as any run does.
+ * embeds the training set's images (a `names` selection: the names are written to a Parquet file in
+ * the partitions folder, and the catalog, embedded or Hive, resolves them), together with every image
+ * the partition already held (a commit replaces the whole partition, and nothing already there may be
+ * lost), and commits as any run does. The table must be a local or mounted folder (rows are read back
+ * from it here).
  *
  * Rows are read back with DuckDB from the committed Parquet files, joined to the wanted names in
  * SQL, so memory holds the training set's embeddings only.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, DuckDBListValue } from '@duckdb/node-api';
 import type { ImageRef } from '../catalog/Catalog.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import { runJob, type RunJobOptions } from '../exec/runJob.js';
+import { isRemoteLocation } from '../sink/location.js';
+import { UsageError } from '../util/errors.js';
+import { writeNamesFile } from './readLabels.js';
 
 export interface EmbeddingRow {
   sha1: string | null;
@@ -22,8 +28,9 @@ export interface EmbeddingRow {
   embedding: Float32Array | null;
 }
 
-export interface EnsureEmbeddingsOptions extends Omit<RunJobOptions, 'selection' | 'resume' | 'table' | 'model' | 'warehouse' | 'snapshot'> {
-  warehouse: string;
+export interface EnsureEmbeddingsOptions extends Omit<RunJobOptions, 'selection' | 'resume' | 'table' | 'model' | 'snapshot'> {
+  /** The embeddings table's folder. @defaultValue `tableLocation`, else `<warehouse>/<table>` */
+  tableDir?: string;
   /** Backbone name or card path, as for `run --model`. */
   backbone: string;
   /** `<name>-<version>` of the backbone: the partition's `model=` value. */
@@ -31,9 +38,12 @@ export interface EnsureEmbeddingsOptions extends Omit<RunJobOptions, 'selection'
   snapshot: string;
   /** @defaultValue 'embeddings' */
   table?: string;
-  /** The categories whose trees (down to `depth`) the embedding run selects. */
-  categories: readonly string[];
-  depth: number;
+  /** Every image to embed (the training set, overlaps included). */
+  names: readonly string[];
+  /** Where the names file of the embedding run's selection goes. */
+  namesFile: string;
+  /** What the names are, for run.json (e.g. `categories Sunsets, Night_scenes (depth 0)`). */
+  what: string;
 }
 
 export interface EmbeddingsResult {
@@ -52,17 +62,23 @@ export interface EmbeddingsResult {
  */
 export async function ensureEmbeddings(images: readonly ImageRef[], options: EnsureEmbeddingsOptions): Promise<EmbeddingsResult> {
   const table = options.table ?? 'embeddings';
-  const partition = path.join(path.resolve(options.warehouse), table, `model=${options.qualifiedName}`, `snapshot=${options.snapshot}`);
+  const tableDir = options.tableDir ?? options.tableLocation ?? path.join(path.resolve(options.warehouse ?? '.'), table);
+  if (isRemoteLocation(tableDir)) throw new UsageError(`train reads its embeddings back from the table folder, so --table-location must be a local or mounted path, not ${tableDir}`);
+  const partition = path.join(path.resolve(tableDir), `model=${options.qualifiedName}`, `snapshot=${options.snapshot}`);
   const committed = () => existsSync(path.join(partition, '_SUCCESS'));
   if (committed()) {
     const rows = await readEmbeddingRows(partition, images);
     if (missingFrom(rows, images) === null) return { output: partition, run_id: committedRunId(partition), reused: true, rows };
   }
+  await writeNamesFile(options.namesFile, options.names);
+  if (committed()) await appendPartitionNames(options.namesFile, partition);
+  const { tableDir: _tableDir, names: _names, namesFile: _namesFile, what: _what, ...runOptions } = options;
   const result = await runJob({
-    ...options,
+    ...runOptions,
+    tableLocation: options.tableLocation ?? (options.tableDir ? tableDir : undefined),
     model: options.backbone,
     table,
-    selection: { kind: 'sql', sql: embeddingSelectionSql(options.categories, options.depth, committed() ? partition : null) },
+    selection: { kind: 'names', file: options.namesFile, what: `${options.what}${committed() ? `, and the images already in ${partition}` : ''}` },
   });
   if (result.interrupted) throw new Error(`The embedding run ${result.run_id} was interrupted; nothing was trained. Resume it with \`imgpipe run --resume ${result.run_id}\` and train again.`);
   const rows = await readEmbeddingRows(result.output, images);
@@ -88,20 +104,20 @@ function committedRunId(partition: string): string {
   }
 }
 
-/**
- * The embedding run's selection: the images of the categories' trees (the same tree walk as
- * `--category C --depth N`), plus the images the partition already holds.
- */
-export function embeddingSelectionSql(categories: readonly string[], depth: number, existingPartition: string | null): string {
-  const roots = categories.map((c) => `(${duckdbString(c)}::VARCHAR, 0)`).join(', ');
-  let sql = `WITH RECURSIVE tree(category, depth) AS (
-  SELECT * FROM (VALUES ${roots}) AS roots(category, depth)
-  UNION
-  SELECT cp.category, tree.depth + 1 FROM category_parent cp JOIN tree ON cp.parent = tree.category WHERE tree.depth < ${Math.trunc(depth)}
-)
-SELECT i.image_name FROM categorylinks cl JOIN (SELECT DISTINCT category FROM tree) t ON cl.category = t.category JOIN image i ON i.page_id = cl.page_id`;
-  if (existingPartition) sql += `\nUNION SELECT image_name FROM read_parquet(${duckdbString(path.join(existingPartition, '*.parquet'))}, union_by_name = true)`;
-  return sql;
+/** Add the names a committed partition holds to the names file (so the new commit loses none). */
+async function appendPartitionNames(namesFile: string, partition: string): Promise<void> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const merged = `${namesFile}.merged`;
+    await connection.run(
+      `COPY (SELECT image_name FROM read_parquet(${duckdbString(namesFile)}) UNION SELECT image_name FROM read_parquet(${duckdbString(path.join(partition, '*.parquet'))}, union_by_name = true) ORDER BY 1) TO ${duckdbString(merged)} (FORMAT parquet)`,
+    );
+    renameSync(merged, namesFile);
+  } finally {
+    connection.disconnectSync();
+    instance.closeSync();
+  }
 }
 
 /** Rows of the wanted images from a committed partition (the wanted names go in through an appender, not SQL text). */

@@ -15,7 +15,10 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { EmbeddedCatalog } from '../catalog/EmbeddedCatalog.js';
+import type { ByteSourceSpec } from '../bytes/byteSourceSpec.js';
+import type { CatalogSpec } from '../catalog/catalogSpec.js';
+import { hiveAddress } from '../catalog/hive/hiveSettings.js';
+import { openCatalog } from '../catalog/openCatalog.js';
 import { defaultSnapshot, type RunJobOptions } from '../exec/runJob.js';
 import { loadModel, sha256File } from '../model/loadModelCard.js';
 import { modelCardSchema, type ClassifierCard } from '../model/ModelCard.js';
@@ -27,17 +30,30 @@ import { UsageError } from '../util/errors.js';
 import { ensureEmbeddings } from './ensureEmbeddings.js';
 import { evaluateClassifier } from './evaluateClassifier.js';
 import { holdoutSplit } from './holdoutSplit.js';
+import { readLabelsFile, selectLabelledFromList, type LabelPair } from './readLabels.js';
 import { selectLabelledImages } from './selectLabelledImages.js';
 import { linearLogits, softmax } from './softmaxRegression.js';
 import { trainLinearHead } from './trainLinearHead.js';
 import type { TrainingRecord } from './TrainingRecord.js';
 
 export interface TrainOptions {
-  warehouse: string;
+  /** The embedded warehouse (catalog, and by default the embeddings table's home); or give `catalog`. */
+  warehouse?: string;
+  /** Where images are selected (embedded, Hive, with a source profile). @defaultValue the embedded `warehouse` */
+  catalog?: CatalogSpec;
+  /** Bytes of the embedding run. @defaultValue the catalog's `image_bytes` */
+  bytes?: ByteSourceSpec;
+  /** The embeddings table's folder (local or mounted). @defaultValue `<warehouse>/embeddings`; required with a Hive catalog */
+  tableLocation?: string;
+  /**
+   * Labels from a list instead of categories: a CSV/Parquet file, or a query on the catalog, with
+   * image_name and label columns (readLabels.ts). `categories` must then be empty.
+   */
+  labels?: { kind: 'file'; file: string } | { kind: 'sql'; sql: string };
   /** Embedding model name or card path. */
   backbone: string;
   modelsDirs: string[];
-  /** Two or more distinct category names; their order is the label order. */
+  /** Two or more distinct category names; their order is the label order. Empty with `labels`. */
   categories: string[];
   /** @defaultValue 0 */
   depth: number;
@@ -94,7 +110,13 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
   if (!NAME_PATTERN.test(o.name)) throw new UsageError(`Expected a model name of lower-case letters, digits, ".", "_" or "-" for --name but received ${JSON.stringify(o.name)}`);
   if (!/^[A-Za-z0-9._-]+$/.test(o.version)) throw new UsageError(`Expected letters, digits, ".", "_" or "-" for --model-version but received ${JSON.stringify(o.version)}`);
-  if (o.categories.length < 2) throw new UsageError(`Expected at least 2 categories for --category but received ${o.categories.length}`);
+  if (o.labels && o.categories.length > 0) throw new UsageError('Expected either --category (repeated) or --labels/--labels-sql but received both');
+  if (!o.labels && o.categories.length < 2) throw new UsageError(`Expected at least 2 categories for --category but received ${o.categories.length}`);
+  if (!o.warehouse && !o.catalog) throw new UsageError('--warehouse DIR (or --catalog hive --hive HOST:PORT) is required');
+  const catalogSpec: CatalogSpec = o.catalog ?? { kind: 'embedded', warehouse: path.resolve(o.warehouse!) };
+  if (catalogSpec.kind === 'hive' && !o.tableLocation) {
+    throw new UsageError('--table-location DIR is required with --catalog hive: the embeddings table\'s folder (local or mounted; train reads the rows back from it)');
+  }
   if (new Set(o.categories).size !== o.categories.length) throw new UsageError(`Expected distinct categories for --category but received ${o.categories.map((c) => JSON.stringify(c)).join(', ')}`);
   if (!(o.holdout > 0 && o.holdout < 1)) throw new UsageError(`Expected a number between 0 and 1 (exclusive) for --holdout but received ${o.holdout}`);
   const modelDir = path.join(path.resolve(o.outDir), o.name);
@@ -106,30 +128,57 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
     throw new UsageError(`Expected an embedding model for --backbone but ${backbone.card.name} (${backbone.cardPath}) is a ${backbone.card.task}`);
   }
   const backboneCard = backbone.card;
-  const warehouse = path.resolve(o.warehouse);
+  const warehouse = o.warehouse ? path.resolve(o.warehouse) : null;
   const snapshot = o.snapshot ?? defaultSnapshot();
+  const namesFile = path.join(path.resolve(o.partitionsDir), `train-${o.name}-${o.version}-${Date.now()}-names.parquet`);
+  const labelsWhat = !o.labels ? `categories ${o.categories.join(', ')} (depth ${o.depth})` : o.labels.kind === 'file' ? `--labels ${path.resolve(o.labels.file)}` : '--labels-sql';
 
   // 1. Labelled images.
-  const catalog = await EmbeddedCatalog.open(warehouse);
-  let selection;
-  try {
-    selection = await selectLabelledImages(catalog, o.categories, o.depth);
-  } finally {
-    catalog.close();
+  let pairs: LabelPair[] = [];
+  if (o.labels?.kind === 'file') pairs = await readLabelsFile(o.labels.file);
+  if (o.labels?.kind === 'sql') {
+    // Its own catalog: the embedded one stays sandboxed after the user's query (EmbeddedCatalog),
+    // and the names file below lies outside that sandbox.
+    const labelsCatalog = await openCatalog(catalogSpec, { log: o.log });
+    try {
+      if (!labelsCatalog.selectLabels) throw new UsageError('--labels-sql is not supported by this catalog');
+      for await (const batch of labelsCatalog.selectLabels(o.labels.sql)) pairs.push(...batch);
+    } finally {
+      await labelsCatalog.close();
+    }
   }
-  const K = o.categories.length;
+  const catalog = await openCatalog(catalogSpec, { log: o.log });
+  let selection;
+  let notFound = 0;
+  try {
+    if (!o.labels) selection = await selectLabelledImages(catalog, o.categories, o.depth);
+    else {
+      const listed = await selectLabelledFromList(catalog, pairs, namesFile, labelsWhat);
+      selection = listed;
+      notFound = listed.notFound;
+      if (notFound > 0) o.log.warn({ not_found: notFound }, `${notFound} labelled images are not in the catalog; they are left out`);
+    }
+  } finally {
+    await catalog.close();
+  }
+  const labels = selection.categories;
+  const K = labels.length;
 
   // 2. Embeddings.
   const embeddings = await ensureEmbeddings(
     selection.images.map((i) => i.ref),
     {
-      warehouse,
+      ...(warehouse ? { warehouse } : {}),
+      catalog: catalogSpec,
+      ...(o.bytes ? { bytes: o.bytes } : {}),
+      ...(o.tableLocation ? { tableLocation: path.resolve(o.tableLocation) } : {}),
       backbone: backbone.cardPath,
       qualifiedName: backbone.qualifiedName,
       modelsDirs: o.modelsDirs,
       snapshot,
-      categories: o.categories,
-      depth: o.depth,
+      names: [...selection.images.map((i) => i.ref.image_name), ...selection.overlaps.map((x) => x.ref.image_name)],
+      namesFile,
+      what: labelsWhat,
       partitionSize: 1000,
       partitionsDir: o.partitionsDir,
       batchSize: o.batchSize,
@@ -155,7 +204,7 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
       errors.push({ image_name: ref.image_name, reason: row.error ?? 'unknown', label });
     }
   }
-  const perClass = o.categories.map((_, c) => ({
+  const perClass = labels.map((_, c) => ({
     selected: selection.perCategory[c]!.selected,
     overlap_left_out: selection.perCategory[c]!.overlap,
     error_left_out: errors.filter((e) => e.label === c).length,
@@ -166,7 +215,7 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
   perClass.forEach((c, i) => {
     if (c.used < 2) {
       throw new UsageError(
-        `Expected at least 2 usable images in category ${JSON.stringify(o.categories[i])} (one to train on, one to hold out) but found ${c.used}: ` +
+        `Expected at least 2 usable images ${o.labels ? 'labelled' : 'in category'} ${JSON.stringify(labels[i])} (one to train on, one to hold out) but found ${c.used}: ` +
           `${c.selected} selected, ${c.overlap_left_out} also in another of the categories, ${c.error_left_out} error rows`,
       );
     }
@@ -189,7 +238,7 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
     return { predicted: best, score: p[best]! };
   };
   const heldOut: HeldOutPrediction[] = testIdx.map((i) => ({ image_name: usable[i]!.name, truth: usable[i]!.label, ...predict(i) }));
-  const holdoutMetrics = evaluateClassifier(heldOut.map((p) => p.truth), heldOut.map((p) => p.predicted), o.categories);
+  const holdoutMetrics = evaluateClassifier(heldOut.map((p) => p.truth), heldOut.map((p) => p.predicted), labels);
   const trainCorrect = trainIdx.filter((i) => predict(i).predicted === usable[i]!.label).length;
 
   const errorsByReason: Record<string, number> = {};
@@ -200,14 +249,16 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
     created_at: new Date().toISOString(),
     backbone: { name: backboneCard.name, version: backboneCard.version, sha256: backboneCard.sha256, card: backbone.cardPath, normalize: backboneCard.output.normalize },
     data: {
-      warehouse,
+      warehouse: catalogDescription(catalogSpec),
+      labels_from: labelsWhat,
+      not_found_left_out: notFound,
       snapshot,
-      categories: [...o.categories],
+      categories: [...labels],
       depth: o.depth,
       embeddings: { table: 'embeddings', partition: embeddings.output, run_id: embeddings.run_id, reused: embeddings.reused },
     },
     counts: {
-      per_class: Object.fromEntries(o.categories.map((c, i) => [c, perClass[i]!])),
+      per_class: Object.fromEntries(labels.map((c, i) => [c, perClass[i]!])),
       overlap_left_out: selection.overlaps.length,
       error_left_out: errors.length,
       errors_by_reason: errorsByReason,
@@ -250,10 +301,10 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
       onnx: 'model.onnx',
       sha256: await sha256File(path.join(building, 'model.onnx')),
       input: structuredClone(backboneCard.input),
-      output: { name: 'logits', activation: 'softmax', labels: [...o.categories], top_k: Math.min(5, K) },
+      output: { name: 'logits', activation: 'softmax', labels: [...labels], top_k: Math.min(5, K) },
       ...(backboneCard.license ? { license: backboneCard.license } : {}),
-      source: `imgpipe train: ${backboneCard.name}-${backboneCard.version} with a softmax-regression head on ${o.categories.join(', ')}`,
-      description: `Classifies images as ${o.categories.join(' / ')}. The backbone ${backboneCard.name} (embedding "${backboneCard.output.name}", normalize ${backboneCard.output.normalize}) and a linear head in one graph; output "logits".`,
+      source: `imgpipe train: ${backboneCard.name}-${backboneCard.version} with a softmax-regression head on ${labels.join(', ')}`,
+      description: `Classifies images as ${labels.join(' / ')}. The backbone ${backboneCard.name} (embedding "${backboneCard.output.name}", normalize ${backboneCard.output.normalize}) and a linear head in one graph; output "logits".`,
       training: record as unknown as Record<string, unknown>,
     };
     modelCardSchema.parse(card);
@@ -263,7 +314,7 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
       JSON.stringify({
         format: 1,
         about: `logits = e · weights + bias, where e is the ${backboneCard.output.name} output of ${backboneCard.name}-${backboneCard.version} after normalize "${backboneCard.output.normalize}" (as in the embeddings table). weights is D × K, rows per embedding dimension.`,
-        labels: o.categories,
+        labels: labels,
         dim: D,
         weights: Array.from({ length: D }, (_, j) => Array.from(fit.head.weights.subarray(j * K, (j + 1) * K))),
         bias: Array.from(fit.head.bias),
@@ -289,7 +340,7 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
     const written = await writeReport(
       trainingReportModel({ model: `${o.name}-${o.version}`, cardPath, record, heldOut, errors: errors.map(({ image_name, reason }) => ({ image_name, reason })), overlaps: selection.overlaps.map((x) => x.ref.image_name) }),
       path.join(modelDir, 'report'),
-      { kind: 'warehouse', warehouseDir: warehouse },
+      o.bytes ?? (catalogSpec.kind === 'embedded' ? { kind: 'warehouse', warehouseDir: catalogSpec.warehouse } : { kind: 'hive', hive: catalogSpec.hive, batch_size: 256 }),
     );
     report = written.index;
   }
@@ -305,4 +356,10 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
     head: record.head,
     elapsed_s: Math.round((performance.now() - started) / 10) / 100,
   };
+}
+
+/** Where the training images were selected, for the training record. */
+function catalogDescription(spec: CatalogSpec): string {
+  const source = spec.source ? ` (source mediawiki, snapshot ${spec.source.snapshot}, wiki_db ${spec.source.wiki_db})` : '';
+  return spec.kind === 'embedded' ? `${spec.warehouse}${source}` : `hive://${hiveAddress(spec.hive)}/${spec.hive.database}${source}`;
 }

@@ -14,6 +14,9 @@
  *   "Error while compiling statement: FAILED: …" text, SQLState and error code; a missing table is
  *   `SemanticException [Error 10001] … Table not found`), run-time errors as ERROR_STATE in
  *   GetOperationStatus, and injected failures (`failWhen`);
+ * - OpenSession's user (NOSASL) and configuration (`set:hiveconf:K`); Hive's variable substitution
+ *   (`${env:…}`, `${system:…}`, `${hiveconf:…}`, also inside literals) unless the session set
+ *   `hive.variable.substitute=false`;
  * - HiveQL read by Hive's lexer rules (`hiveql.ts`); `USE db`; the metastore DDL imgpipe sends
  *   (CREATE EXTERNAL TABLE … / ALTER TABLE … ADD IF NOT EXISTS PARTITION …) recorded in `metastore`
  *   and, when `resolveLocation` maps a location to a local folder, served as a DuckDB view.
@@ -23,6 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import os from 'node:os';
 import { DuckDBBlobValue, DuckDBConnection, DuckDBInstance, DuckDBResult, DuckDBTypeId } from '@duckdb/node-api';
 import hive from 'hive-driver';
 // node-int64 comes with thrift (hive-driver's dependency); it carries i64 values exactly.
@@ -58,6 +62,8 @@ export interface FailureRule {
 
 export interface ReceivedStatement {
   session: string;
+  /** The user the session runs as. */
+  user: string;
   statement: string;
   /** The statement as DuckDB ran it, or null when it was refused or handled by the metastore. */
   translated: string | null;
@@ -90,6 +96,8 @@ interface Operation {
 interface Session {
   id: string;
   user: string;
+  /** Session configuration from OpenSession (hiveconf keys). */
+  conf: Map<string, string>;
   database: string;
   operations: Set<string>;
 }
@@ -112,6 +120,8 @@ export class HiveServer2TestServer {
   readonly fetches: { maxRows: number; rows: number }[] = [];
   /** SASL logins: user and whether accepted. */
   readonly logins: { user: string; accepted: boolean }[] = [];
+  /** Every OpenSession: the user the session runs as and the configuration it was opened with. */
+  readonly openedSessions: { user: string; configuration: Record<string, string> }[] = [];
   private readonly sessions = new Map<string, Session>();
   private readonly operations = new Map<string, Operation>();
   private readonly rules: FailureRule[] = [];
@@ -234,9 +244,19 @@ export class HiveServer2TestServer {
   private handler(): object {
     const resp = <K extends string>(type: K, args: object) => new T[type](args);
     return {
-      OpenSession: async (req: { client_protocol: number; username?: string }) => {
-        const session: Session = { id: guid().toString('hex'), user: req.username ?? 'anonymous', database: 'default', operations: new Set() };
+      OpenSession: async (req: { client_protocol: number; username?: string | null; configuration?: Record<string, string> | null }) => {
+        // HiveServer2: with NOSASL the session runs as OpenSession's username, else `anonymous`. With
+        // SASL it runs as the login's user (the double, which cannot tell connections apart in a
+        // handler, takes the latest accepted login when OpenSession names no user).
+        const saslUser = this.options.auth === 'plain' && !req.username ? this.logins.filter((l) => l.accepted).at(-1)?.user : undefined;
+        const conf = new Map<string, string>();
+        for (const [key, value] of Object.entries(req.configuration ?? {})) {
+          // HiveSessionImpl.configureSession: `set:hiveconf:K`, `set:K` and a bare `K` all set K.
+          conf.set(key.replace(/^set:(hiveconf:)?/, ''), value);
+        }
+        const session: Session = { id: guid().toString('hex'), user: saslUser ?? (req.username || 'anonymous'), database: 'default', operations: new Set(), conf };
         this.sessions.set(session.id, session);
+        this.openedSessions.push({ user: session.user, configuration: Object.fromEntries(conf) });
         return resp('TOpenSessionResp', {
           status: ok(),
           serverProtocolVersion: Math.min(req.client_protocol, T.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V10),
@@ -314,14 +334,17 @@ export class HiveServer2TestServer {
   }
 
   private record(session: Session, statement: string, translated: string | null, error?: string): void {
-    this.statements.push({ session: session.id, statement, translated, outcome: error ? 'error' : 'ok', ...(error ? { error } : {}) });
+    this.statements.push({ session: session.id, user: session.user, statement, translated, outcome: error ? 'error' : 'ok', ...(error ? { error } : {}) });
   }
 
   /** Compile (synchronously, as HiveServer2 does), then run in the background. */
-  private async execute(session: Session, statement: string): Promise<{ op: Operation } | { error: object }> {
+  private async execute(session: Session, received: string): Promise<{ op: Operation } | { error: object }> {
+    // Like Hive's Driver.compile: variables are substituted in the whole text, string literals
+    // included, unless the session set hive.variable.substitute=false.
+    const statement = session.conf.get('hive.variable.substitute') === 'false' ? received : substituteVariables(received, session.conf);
     const compileError = (message: string, sqlState = '42000', errorCode = 40000) => {
       const full = `Error while compiling statement: FAILED: ${message}`;
-      this.record(session, statement, null, full);
+      this.record(session, received, null, full);
       return { error: statusError(full, sqlState, errorCode) };
     };
     const rule = this.rules.find((r) => r.match.test(statement) && (r.times ?? Infinity) > 0);
@@ -342,13 +365,13 @@ export class HiveServer2TestServer {
       const exists = await this.admin.runAndReadAll(`SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ${duckString(use[2]!.toLowerCase())}`);
       if (Number(exists.getRows()[0]![0]) === 0) return compileError(`SemanticException [Error 10072]: Database does not exist: ${use[2]}`, '42000', 10072);
       session.database = use[2]!.toLowerCase();
-      this.record(session, statement, null);
+      this.record(session, received, null);
       return { op: this.newOperation(session, false, async () => {}) };
     }
     const ddl = this.metastoreStatement(session, sql, translated.literals);
     if (ddl) {
       if ('error' in ddl) return compileError(ddl.error, ddl.sqlState, ddl.errorCode);
-      this.record(session, statement, null);
+      this.record(session, received, null);
       return { op: this.newOperation(session, false, async () => {}) };
     }
 
@@ -367,7 +390,7 @@ export class HiveServer2TestServer {
       if (column) return compileError(`SemanticException [Error 10004]: Line 1:0 Invalid table alias or column reference '${column[1] ?? column[2]}'`, '42000', 10004);
       return compileError(`SemanticException ${message.split('\n')[0]}`);
     }
-    this.record(session, statement, sql);
+    this.record(session, received, sql);
     const op = this.newOperation(session, true, async () => {
       if (rule?.phase === 'run') {
         throw Object.assign(new Error(rule.message), { sqlState: rule.sqlState, errorCode: rule.errorCode });
@@ -488,6 +511,30 @@ export class HiveServer2TestServer {
     const [db, t] = name.split('.') as [string, string];
     await this.admin.run(`CREATE OR REPLACE VIEW "${db}"."${t}" AS SELECT * FROM read_parquet([${globs.join(', ')}], hive_partitioning = true)`);
   }
+}
+
+/**
+ * Hive's VariableSubstitution, ported: each `${name}` (pattern `\$\{[^}$ ]+\}`) is replaced by
+ * `system:` a Java system property (here: user.name, user.home, java.io.tmpdir), `env:` an environment
+ * variable of the server, `hiveconf:` a session setting, `hivevar:` or a bare name a session
+ * variable or setting; an unknown name stays as written. Repeated (up to 40 times) while it changes.
+ */
+export function substituteVariables(text: string, conf: ReadonlyMap<string, string> = new Map()): string {
+  const system: Record<string, string> = { 'user.name': os.userInfo().username, 'user.home': os.homedir(), 'java.io.tmpdir': os.tmpdir() };
+  const lookup = (name: string): string | undefined => {
+    if (name.startsWith('system:')) return system[name.slice(7)];
+    if (name.startsWith('env:')) return process.env[name.slice(4)];
+    if (name.startsWith('hiveconf:')) return conf.get(name.slice(9));
+    if (name.startsWith('hivevar:')) return conf.get(`hivevar:${name.slice(8)}`);
+    return conf.get(`hivevar:${name}`) ?? conf.get(name);
+  };
+  let current = text;
+  for (let i = 0; i < 40; i++) {
+    const next = current.replace(/\$\{([^}$ ]+)\}/g, (whole, name: string) => lookup(name) ?? whole);
+    if (next === current) break;
+    current = next;
+  }
+  return current;
 }
 
 function stateName(state: number): string {

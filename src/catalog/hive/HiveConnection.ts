@@ -38,6 +38,15 @@ interface StatusErrorLike {
   code?: number;
 }
 
+/**
+ * Session settings sent in OpenSession (the `set:hiveconf:` form of the Hive JDBC driver).
+ * `hive.variable.substitute=false`: Hive otherwise replaces `${env:…}`, `${system:…}`, `${hiveconf:…}`
+ * and `${hivevar:…}` anywhere in a statement, string literals included, so a category named
+ * `${env:HOME}` would reach the query as the server's home folder. imgpipe sends no variables; a
+ * `--sql` selection that relies on substitution must inline its values instead.
+ */
+export const SESSION_CONFIGURATION: Readonly<Record<string, string>> = { 'set:hiveconf:hive.variable.substitute': 'false' };
+
 export interface HiveConnectionOptions {
   log?: Logger;
   /** Where the password comes from (tests). @defaultValue process.env */
@@ -119,7 +128,13 @@ export class HiveConnection {
     }
     try {
       connection.session = await connection.guard(
-        client.openSession({ client_protocol: TCLIService_types.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V10 }),
+        client.openSession({
+          client_protocol: TCLIService_types.TProtocolVersion.HIVE_CLI_SERVICE_PROTOCOL_V10,
+          // NOSASL has no login: HiveServer2 takes the session's user from OpenSession (without it,
+          // every statement runs as `anonymous`). With SASL the login's user wins; sending it is harmless.
+          username: spec.user,
+          configuration: { ...SESSION_CONFIGURATION },
+        }),
         'OpenSession',
         spec.connect_timeout_ms,
       );

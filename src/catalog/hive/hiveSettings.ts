@@ -30,7 +30,7 @@ export const hiveConnectionSpecSchema = z.strictObject({
   user: z.string(),
   /** A file whose content (trailing newline removed) is the password; else `$IMGPIPE_HIVE_PASSWORD`. */
   password_file: z.string().nullable(),
-  /** Database of the source tables (image, image_bytes, categorylinks, category_parent). */
+  /** Database of the source tables: image, image_bytes, categorylinks, category_parent; with the mediawiki profile the replicas (wmf_raw). */
   database: z.string(),
   /** Database of the output table. */
   output_database: z.string(),
