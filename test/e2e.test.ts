@@ -57,7 +57,11 @@ describe('imgpipe run, classifier over the demo warehouse', () => {
     expect(Object.fromEntries(cols.map((c) => [c.column_name, c.column_type]))).toEqual({
       image_name: 'VARCHAR', page_id: 'BIGINT', sha1: 'VARCHAR', status: 'VARCHAR', error: 'VARCHAR', label: 'VARCHAR',
       score: 'FLOAT', top_k: 'STRUCT("label" VARCHAR, score FLOAT)[]', embedding: 'FLOAT[]', width: 'INTEGER', height: 'INTEGER',
-      run_id: 'VARCHAR', processed_at: 'TIMESTAMP', model: 'VARCHAR', snapshot: 'DATE',
+      run_id: 'VARCHAR', processed_at: 'TIMESTAMP',
+      // The detector's columns (null for a classifier): one schema for every result table.
+      detections: 'STRUCT("label" VARCHAR, score FLOAT, x FLOAT, y FLOAT, w FLOAT, h FLOAT)[]', keypoints: 'FLOAT[][]', count: 'INTEGER',
+      max_area_ratio: 'FLOAT', sum_area_ratio: 'FLOAT',
+      model: 'VARCHAR', snapshot: 'DATE',
     });
   });
 

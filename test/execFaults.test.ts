@@ -83,7 +83,10 @@ describe('a full disk', () => {
     const second = run(args);
     expect(second.code, second.stderr).toBe(1);
     expect(second.stderr).toMatch(new RegExp(`No space left on device \\(ENOSPC\\) writing ${table}/_staging/`));
-    expect(second.stderr).not.toMatch(/Corrupt footer/);
+    // What the user is told names the cause; the parser's symptom stays in the logged cause chain only.
+    const told = second.stderr.split('\n').filter((l) => l.startsWith('imgpipe:'));
+    expect(told.join('\n')).toMatch(/No space left on device \(ENOSPC\)/);
+    expect(told.join('\n')).not.toMatch(/Corrupt footer/);
     const runId = runIdFrom(second.stderr)!;
     expect(runId).not.toBe(good.run_id);
 
@@ -149,7 +152,8 @@ describe('a full disk', () => {
     const diagnosed = await diagnoseWriteFailure(corrupt, file);
     expect(diagnosed).toBeInstanceOf(InfrastructureError);
     expect((diagnosed as InfrastructureError).code).toBe('ENOSPC');
-    expect((diagnosed as Error).message).toBe(`No space left on device (ENOSPC) writing ${file}: Parquet error: Corrupt footer`);
+    expect((diagnosed as Error).message).toBe(`No space left on device (ENOSPC) writing ${file} (the filesystem is full; the writer failed with a short write)`);
+    expect((diagnosed as Error).cause).toBe(corrupt);
     rmSync(filler);
     expect(await diagnoseWriteFailure(corrupt, file)).toBe(corrupt);
   });

@@ -46,7 +46,9 @@ from datetime import datetime, timezone
 RESULT_DDL = (
     "image_name STRING, page_id BIGINT, sha1 STRING, status STRING, error STRING, label STRING, "
     "score FLOAT, top_k ARRAY<STRUCT<label: STRING, score: FLOAT>>, embedding ARRAY<FLOAT>, "
-    "width INT, height INT, run_id STRING, processed_at TIMESTAMP"
+    "width INT, height INT, run_id STRING, processed_at TIMESTAMP, "
+    "detections ARRAY<STRUCT<label: STRING, score: FLOAT, x: FLOAT, y: FLOAT, w: FLOAT, h: FLOAT>>, "
+    "keypoints ARRAY<ARRAY<FLOAT>>, count INT, max_area_ratio FLOAT, sum_area_ratio FLOAT"
 )
 # JSON lines carry processed_at as a number of milliseconds; read as BIGINT, converted after.
 RESULT_JSON_DDL = RESULT_DDL.replace("processed_at TIMESTAMP", "processed_at BIGINT")

@@ -135,7 +135,8 @@ export async function diagnoseWriteFailure(e: unknown, file: string): Promise<un
     try {
       const fs = await statfs(dir);
       if (fs.bavail * fs.bsize < fullBelowBytes(fs)) {
-        return new InfrastructureError('ENOSPC', `No space left on device (ENOSPC) writing ${file}: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+        // The writer's own message ("Corrupt footer" after a short write) is a symptom: keep it as the cause only.
+        return new InfrastructureError('ENOSPC', `No space left on device (ENOSPC) writing ${file} (the filesystem is full; the writer failed with a short write)`, { cause: e });
       }
       return e;
     } catch {

@@ -103,5 +103,10 @@ export function jsonRow(r: ResultRow): Record<string, unknown> {
     height: r.height,
     run_id: r.run_id,
     processed_at: r.processed_at,
+    detections: r.detections ?? null,
+    keypoints: r.keypoints ? r.keypoints.map((k) => Array.from(k)) : null,
+    count: r.count ?? null,
+    max_area_ratio: r.max_area_ratio ?? null,
+    sum_area_ratio: r.sum_area_ratio ?? null,
   };
 }
