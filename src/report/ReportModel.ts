@@ -3,17 +3,11 @@
  * training run (`trainingReportModel`), rendered by `renderReportHtml`, written by `writeReport`.
  * Every string here is data (image names and labels come from users) and is escaped when rendered.
  */
+import type { DetectionEntry } from '../sink/resultRow.js';
 import type { ClassifierMetrics } from '../train/evaluateClassifier.js';
 
 /** A detection drawn over a thumbnail, in pixels of the original image (after EXIF orientation). */
-export interface GalleryBox {
-  label: string;
-  score: number;
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+export type GalleryBox = DetectionEntry;
 
 export interface GalleryItem {
   image_name: string;

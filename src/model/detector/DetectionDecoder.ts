@@ -21,17 +21,11 @@
  */
 import { inputToImage } from '../../decode/inputGeometry.js';
 import type { DetectorOutput, ModelInput } from '../ModelCard.js';
+import type { DetectionEntry } from '../../sink/resultRow.js';
 import { anchorCount, describeAnchors, ssdAnchors } from './ssdAnchors.js';
 
-export interface Detection {
-  label: string;
-  score: number;
-  /** Top-left corner and size in pixels of the original image (after EXIF orientation). */
-  x: number;
-  y: number;
-  w: number;
-  h: number;
-}
+/** One box: top-left corner and size in pixels of the original image (after EXIF orientation) — the row contract's entry. */
+export type Detection = DetectionEntry;
 
 export interface DetectionResult {
   /** Best score first. */
