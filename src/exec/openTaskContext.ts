@@ -13,18 +13,11 @@ import { createParquetPartWriter } from '../sink/parquetPartWriter.js';
 import { withRemoteUpload } from '../sink/UploadingPartWriter.js';
 import { UsageError } from '../util/errors.js';
 import { openScorer, type ScorerOptions } from './scoring/openScorer.js';
-import type { Scorer } from './scoring/Scorer.js';
 import type { TaskContext } from './task.js';
 
 /** How to open the scorer (ScorerOptions: device, topology, threads, batch), plus: */
 export interface TaskContextOptions extends ScorerOptions {
   onImages?: (n: number) => void;
-  /**
-   * A scorer already being opened for this model (`openScorer`), started while the driver was
-   * planning so its threads load the model meanwhile; null when that failed (then one is opened
-   * here). The context uses it and closes it with itself.
-   */
-  scorer?: Promise<Scorer | null>;
 }
 
 export interface OpenedTaskContext {
@@ -33,17 +26,11 @@ export interface OpenedTaskContext {
 }
 
 export async function openTaskContext(run: RunSpec, options: TaskContextOptions): Promise<OpenedTaskContext> {
-  let model;
-  try {
-    model = await loadModel(run.model.card);
-    if (model.card.sha256 !== run.model.sha256) {
-      throw new UsageError(`Run ${run.run_id} was planned with ${run.model.qualified} sha256 ${run.model.sha256}, but its card now says ${model.card.sha256}; start a new run.`);
-    }
-  } catch (e) {
-    void options.scorer?.then((s) => s?.close(), () => undefined);
-    throw e;
+  const model = await loadModel(run.model.card);
+  if (model.card.sha256 !== run.model.sha256) {
+    throw new UsageError(`Run ${run.run_id} was planned with ${run.model.qualified} sha256 ${run.model.sha256}, but its card now says ${model.card.sha256}; start a new run.`);
   }
-  const scorer = (await options.scorer) ?? (await openScorer(model, options));
+  const scorer = await openScorer(model, options);
   let bytes;
   try {
     bytes = await openByteSource(run.bytes);

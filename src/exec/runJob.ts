@@ -35,8 +35,7 @@ import type { Executor } from './Executor.js';
 import { executePartitions, trustedDoneMessages } from './executePartitions.js';
 import { LocalExecutor } from './local.js';
 import type { TaskContextOptions } from './openTaskContext.js';
-import { openScorer, type TopologyChoice } from './scoring/openScorer.js';
-import type { Scorer } from './scoring/Scorer.js';
+import type { TopologyChoice } from './scoring/openScorer.js';
 import { QueueExecutor } from './queue/QueueExecutor.js';
 import type { RedisTarget } from './queue/RedisTarget.js';
 
@@ -143,37 +142,20 @@ export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
 
 async function runJobWith(options: RunJobOptions, queueExecutor: QueueExecutor | null): Promise<RunJobResult> {
   const started = performance.now();
-  // A local run's scoring threads start and load the model while the driver plans (their start-up
-  // is most of a short run's fixed cost). Closed here whatever happens; the executor's context
-  // closes it too, and twice is harmless.
-  let warm: Promise<Scorer | null> | null = queueExecutor || options.resume ? null : prewarmScorer(options);
+  const { run, plan } = options.resume ? await reattach(options) : await planNew(options);
+  // One writer per table (any location): a second nightly run refuses, naming the holder.
+  let writer: TableWriter;
   try {
-    const { run, plan } = options.resume ? await reattach(options) : await planNew(options);
-    warm ??= queueExecutor ? null : prewarmScorer({ ...options, model: run.model.card, modelsDirs: [] });
-    // One writer per table (any location): a second nightly run refuses, naming the holder.
-    let writer: TableWriter;
-    try {
-      writer = await TableWriter.open(run.table_location, run.run_id, { hdfsUser: run.hdfs?.user, log: options.log });
-    } catch (e) {
-      if (!options.resume) rmSync(plan.dir, { recursive: true, force: true });
-      throw e;
-    }
-    try {
-      return await executeAndCommit(options, queueExecutor, run, plan, started, writer, warm);
-    } finally {
-      await writer.close();
-    }
-  } finally {
-    await warm?.then((s) => s?.close());
+    writer = await TableWriter.open(run.table_location, run.run_id, { hdfsUser: run.hdfs?.user, log: options.log });
+  } catch (e) {
+    if (!options.resume) rmSync(plan.dir, { recursive: true, force: true });
+    throw e;
   }
-}
-
-/** Open the scorer for the run's model, or null (the error, if real, surfaces again when planning). */
-function prewarmScorer(options: RunJobOptions): Promise<Scorer | null> {
-  if (!options.model) return Promise.resolve(null);
-  return loadModel(options.model, options.modelsDirs)
-    .then((model) => openScorer(model, taskContextOptions(options)))
-    .catch(() => null);
+  try {
+    return await executeAndCommit(options, queueExecutor, run, plan, started, writer);
+  } finally {
+    await writer.close();
+  }
 }
 
 function taskContextOptions(options: RunJobOptions): TaskContextOptions {
@@ -195,7 +177,6 @@ async function executeAndCommit(
   plan: RunPlanDir,
   started: number,
   writer: TableWriter,
-  scorer: Promise<Scorer | null> | null,
 ): Promise<RunJobResult> {
   const store = writer.store;
   const committer = writer.committer(run.run_id, run.model.qualified, run.snapshot);
@@ -216,7 +197,7 @@ async function executeAndCommit(
       queueExecutor ??
       new LocalExecutor({
         log: options.log,
-        context: { ...taskContextOptions(options), ...(scorer ? { scorer } : {}) },
+        context: taskContextOptions(options),
       });
     options.onExecutor?.(executor);
     let stopped: boolean;
