@@ -29,7 +29,6 @@ import { WarehouseByteSource } from '../src/bytes/WarehouseByteSource.js';
 import { duckdbString } from '../src/catalog/sqlQuote.js';
 import { importFolder } from '../src/catalog/importFolder.js';
 import { initWarehouse } from '../src/catalog/initWarehouse.js';
-import { DecodePool } from '../src/decode/DecodePool.js';
 import { preprocess } from '../src/decode/preprocess.js';
 import { loadModel, type LoadedModel } from '../src/model/loadModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
@@ -40,7 +39,7 @@ import { wrapModelUint8 } from '../src/model/wrapModel.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
 import { benchSink } from './benchSink.js';
 import { Piscina } from 'piscina';
-import type { ScoringTask, ScoringThreadSetup } from '../src/exec/scoring/wire.js';
+import { toWireItem, type ScoringTask, type ScoringThreadSetup } from '../src/exec/scoring/wire.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -138,25 +137,37 @@ async function loadAllBytes(warehouse: string): Promise<Uint8Array[]> {
 
 /** D: the model's preprocessing on all cores, two tasks in flight per thread. */
 async function measureDecode(model: LoadedModel, bytes: Uint8Array[], minSeconds: number): Promise<number> {
-  const pool = DecodePool.create();
-  const inFlight = pool.threads * 2;
-  await Promise.all(bytes.slice(0, inFlight).map((b) => pool.decode(b.slice(), model.card.input, 1e9)));
+  // The decode-only threads of the pooled topology: the decoder runs use (ImageDecoder), one image a task.
+  const threads = os.availableParallelism();
+  const pool = scoringThreads(threads, { model: null, device: 'cpu', intraOpThreads: 1 });
+  const decodeOne = (b: Uint8Array) => {
+    const item = toWireItem(b.slice(), null);
+    const task: ScoringTask = { kind: 'decode', items: [item], input: model.card.input, maxPixels: 1e9 };
+    return pool.run(task, { transferList: [item.bytes] });
+  };
+  const inFlight = threads * 2;
+  await Promise.all(bytes.slice(0, inFlight).map(decodeOne));
   const started = performance.now();
   let done = 0;
   while ((performance.now() - started) / 1000 < minSeconds) {
     let next = 0;
     const worker = async () => {
       while (next < bytes.length) {
-        const b = bytes[next++]!;
-        await pool.decode(b.slice(), model.card.input, 1e9);
+        await decodeOne(bytes[next++]!);
         done++;
       }
     };
     await Promise.all(Array.from({ length: inFlight }, worker));
   }
   const rate = done / ((performance.now() - started) / 1000);
-  await pool.close();
+  await pool.destroy();
   return rate;
+}
+
+/** A pool of the threads runs score in (src/exec/scoring/scoringThread.ts), set up as `setup` says. */
+function scoringThreads(threads: number, setup: ScoringThreadSetup): Piscina {
+  const filename = fileURLToPath(new URL('../src/exec/scoring/scoringThread.js', import.meta.url));
+  return new Piscina({ filename, minThreads: threads, maxThreads: threads, workerData: setup });
 }
 
 /**
@@ -183,10 +194,9 @@ async function measureInference(model: LoadedModel, minSeconds: number): Promise
     byConfig[`1 session × ${cores} threads, batch ${batch}`] = images / ((performance.now() - started) / 1000);
   }
   await session.close();
-  const threadFile = fileURLToPath(new URL('../src/exec/scoring/scoringThread.js', import.meta.url));
   for (const batch of fixed ? [fixed] : [1, 8]) {
     const setup: ScoringThreadSetup = { model: { card: model.cardPath, sha256: model.card.sha256 }, device: 'cpu', intraOpThreads: 1 };
-    const pool = new Piscina({ filename: threadFile, minThreads: cores, maxThreads: cores, workerData: setup });
+    const pool = scoringThreads(cores, setup);
     const template = tensorOf(1);
     const task = (): [ScoringTask, ArrayBuffer[]] => {
       const decoded = Array.from({ length: batch }, () => ({ ok: true as const, tensor: template.slice(), width: 1, height: 1 }));
