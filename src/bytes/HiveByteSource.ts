@@ -51,7 +51,7 @@ export class HiveByteSource implements ByteSource {
       for await (const page of connection.query(sql, this.options.pageSize ?? 64)) {
         for (const [name, bytes] of page) {
           // Copy: Thrift's buffer is a view into the whole response frame; the copy owns its
-          // memory, so the decode pool can transfer it.
+          // memory, so a scoring thread can take it by transfer.
           if (bytes instanceof Uint8Array) found.set(String(name), new Uint8Array(bytes));
         }
       }

@@ -31,7 +31,7 @@ export class WarehouseByteSource implements ByteSource {
     );
     for (const [name, bytes] of reader.getRows()) {
       // Copy: a blob's bytes are a view into a DuckDB vector that is reused by later queries.
-      // The copy owns its buffer, so the decode pool can transfer it without copying again.
+      // The copy owns its buffer, so it is transferred to a scoring thread without copying again.
       if (bytes instanceof DuckDBBlobValue) found.set(String(name), new Uint8Array(bytes.bytes));
     }
     return found;

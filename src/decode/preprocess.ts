@@ -4,7 +4,7 @@
  * letterbox: the whole image fitted and centred, padded with the card's colour — `letterboxGeometry`),
  * then scale/mean/std into the card's layout and dtype. Every format, shrink-on-load for large JPEGs
  * and WebPs; an embedded profile is converted to sRGB unless it is sRGB already (`isSrgbProfile`:
- * then the transform, ~1 ms per image in lcms, is skipped). Pure function of its arguments; the
+ * then the transform, ~0.9 ms per image in lcms, is skipped). Pure function of its arguments; the
  * general path of `ImageDecoder` (small plain JPEGs take `decodeJpegFast`).
  *
  * Every failure is an ImageError with a stable reason (empty_bytes, unsupported_format, truncated,

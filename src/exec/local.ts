@@ -32,7 +32,7 @@ export interface LocalExecutorOptions {
   backoffMs?: number;
   /** Partitions in flight at once (keeps the pipeline full across partition ends). @defaultValue 2 */
   partitionConcurrency?: number;
-  /** How to open the TaskContext (model session, decode pool, byte source), once per execute. */
+  /** How to open the TaskContext (scorer threads, byte source), once per execute. */
   context: TaskContextOptions;
   log?: Logger;
 }

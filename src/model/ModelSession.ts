@@ -33,6 +33,10 @@ interface OutputSlot {
 
 export type Device = 'auto' | 'cpu' | 'cuda';
 
+/** What `--device cuda` says on a CPU-only install (the provider library is absent), and how to fix it. */
+export const CUDA_MISSING_WARNING =
+  '--device cuda: the CUDA execution provider is not installed (this install is CPU-only); running on CPU. On a GPU node: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts, then check `imgpipe doctor`.';
+
 export interface ModelSessionOptions {
   /** @defaultValue 'cpu' — 'auto' uses CUDA when its provider loads, else CPU. */
   device?: Device;
@@ -79,7 +83,7 @@ export class ModelSession implements Model {
     // 'auto' tries CUDA only when its provider library was installed (ONNXRUNTIME_NODE_INSTALL=cuda12);
     // otherwise onnxruntime would log a loud load failure on every CPU-only machine.
     if (device === 'cuda' && !cudaProviderInstalled()) {
-      options.warn?.('--device cuda: the CUDA execution provider is not installed (this install is CPU-only); running on CPU. On a GPU node: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts, then check `imgpipe doctor`.');
+      options.warn?.(CUDA_MISSING_WARNING);
     } else if (device !== 'cpu' && cudaProviderInstalled()) {
       try {
         session = await ort.InferenceSession.create(model.onnxPath, { ...base, executionProviders: ['cuda'] });

@@ -3,8 +3,9 @@
  * size whose tensors cannot fit in memory is refused (exit 2) with the estimate and the largest
  * batch size that fits, never clamped.
  *
- * Estimate: C × H × W × dtype bytes per image, × batch size, × BATCHES_IN_FLIGHT (src/exec/task.ts
- * holds the batch being filled, up to two decoded batches waiting and the one in inference).
+ * Estimate: C × H × W × dtype bytes per image, × batch size, × BATCHES_IN_FLIGHT (the pooled
+ * topology keeps three scorer calls of one batch each in flight — decoding, waiting, inferring — plus
+ * the one being fetched; a lane holds at most its own two calls, so lanes need less per lane).
  * Only input tensors are counted: the model's own memory and its outputs come on top.
  */
 import { UsageError } from '../util/errors.js';

@@ -1,7 +1,7 @@
 /**
  * A queue worker's TaskContexts (Ray's init-once-per-worker), keyed by what a context is made of:
- * the model card and its sha256, and the byte source. Jobs of the same run, and of later runs with
- * the same model and source, reuse one InferenceSession and one decode pool. At most `max`
+ * the model card and its sha256, the byte source and the batch size. Jobs of the same run, and of later runs with
+ * the same model and source, reuse one scorer (its threads and sessions). At most `max`
  * contexts stay open; the least recently used idle one is closed to make room.
  *
  * The model card is found at the path the run names; on a node where that path does not exist, by
@@ -45,7 +45,8 @@ export class TaskContextCache {
   /** Run `body` with the context for `run`, opening it if needed. */
   async use<T>(run: RunSpec, body: (ctx: TaskContext) => Promise<T>): Promise<T> {
     if (this.closed) throw new Error('TaskContextCache is closed');
-    const key = JSON.stringify([run.model.card, run.model.sha256, run.bytes]);
+    // The batch size is part of the scorer (its threads batch), so it is part of the key.
+    const key = JSON.stringify([run.model.card, run.model.sha256, run.bytes, run.options.batch_size]);
     let entry = this.entries.get(key);
     if (!entry) {
       entry = { opened: this.open(run), users: 0, lastUsed: Date.now() };

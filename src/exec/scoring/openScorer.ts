@@ -7,7 +7,7 @@
  * cheapest per image on CPU); on GPU: decode threads = cores, batch 64.
  */
 import type { LoadedModel } from '../../model/loadModelCard.js';
-import { cudaProviderInstalled, type Device } from '../../model/ModelSession.js';
+import { CUDA_MISSING_WARNING, cudaProviderInstalled, type Device } from '../../model/ModelSession.js';
 import { UsageError } from '../../util/errors.js';
 import type { Scorer } from './Scorer.js';
 import { LaneScorer, machineCores, PooledScorer } from './ThreadScorers.js';
@@ -46,7 +46,7 @@ export async function openScorer(model: Pick<LoadedModel, 'cardPath' | 'card'>, 
   const wantsCuda = options.device !== 'cpu';
   const hasCuda = cudaProviderInstalled();
   if (options.device === 'cuda' && !hasCuda) {
-    warn('--device cuda: the CUDA execution provider is not installed (this install is CPU-only); running on CPU. On a GPU node: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts, then check `imgpipe doctor`.');
+    warn(CUDA_MISSING_WARNING);
   }
   const device: Device = wantsCuda && hasCuda ? options.device : 'cpu';
   if (topology === 'lanes') return lanes(device);
