@@ -17,10 +17,9 @@ import type { ModelInput } from '../model/ModelCard.js';
 import { ImageError } from '../util/errors.js';
 import { isSrgbProfile } from './iccProfile.js';
 import type { JpegHeader } from './jpegHeader.js';
-import { endsEarly, shorterSideThenCenterCrop } from './preprocess.js';
+import { endsEarly, shorterSideThenCenterCrop, type DecodedImage } from './preprocess.js';
 import { letterboxGeometry, type Letterbox } from './letterboxGeometry.js';
 import { resampleRgb } from './resampleRgb.js';
-import type { DecodedImage } from './preprocess.js';
 import { toTensor } from './toTensor.js';
 
 interface JpegTurbo {
