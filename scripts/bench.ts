@@ -42,7 +42,7 @@ import { Piscina } from 'piscina';
 import { toWireItem, type ScoringTask, type ScoringThreadSetup } from '../src/exec/scoring/wire.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'bin.js');
 const SHARED = path.resolve(ROOT, '..', 'shared');
 const SHARED_MODELS = path.join(SHARED, 'models');
 const SHARED_IMAGES = path.join(SHARED, 'images', 'imagenet-sample');

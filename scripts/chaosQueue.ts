@@ -22,7 +22,7 @@ import { makeChaosWarehouse } from './chaos/chaosWarehouse.js';
 import { mountTmpfs, unmountTmpfs } from './chaos/fillDisk.js';
 import { startRedis, redisUnavailable } from './chaos/redisServer.js';
 
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'bin.js');
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const cli = path.join(root, 'dist', 'src', 'cli', 'main.js');
+const cli = path.join(root, 'dist', 'src', 'cli', 'bin.js');
 const demo = path.join(root, '.demo');
 const warehouse = path.join(demo, 'warehouse');
 const partitions = path.join(demo, 'partitions');

@@ -19,7 +19,7 @@ import { anchorCount, describeAnchors, ssdAnchors } from '../src/model/detector/
 import { loadModel, readModelCard } from '../src/model/loadModelCard.js';
 import type { DetectorOutput, ModelInput } from '../src/model/ModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
-import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
 import { redisUnavailable, startRedis } from './util/redisServer.js';
 import { chromiumMissing, HeadlessPage } from './util/headlessChromium.js';
 
@@ -559,7 +559,7 @@ describe('imgpipe run --model blazeface', () => {
     }
   }, 300_000);
 
-  it('bad usage exits 2 naming the problem', () => {
+  it('bad usage exits 2 naming the problem', async () => {
     const file = blazefaceCard('cli-bad-anchors', (c) => (c.output.encoding.groups[0].grid = 8));
     const cases: [string[], string][] = [
       [['run', '--warehouse', wh, '--partitions-dir', parts, '--model', file, '--all'], `anchors: 2×8² + 6×8² = 512, but outputs Identity_2:0 + Identity_3:0 have 512 + 384 = 896 rows`],
@@ -567,7 +567,7 @@ describe('imgpipe run --model blazeface', () => {
       [['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'quality-basic', '--all', '--min-score', '0.5'], '--min-score is for detector models, but quality-basic-1 is a classifier'],
     ];
     for (const [args, message] of cases) {
-      const r = imgpipe(args);
+      const r = await imgpipeInProcess(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toContain(message);
     }

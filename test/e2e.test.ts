@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
-import { imgpipe, imgpipeAsync, lit, query, REPO, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeAsync, imgpipeInProcess, lit, query, REPO, tempDir } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-e2e-');
 const wh = path.join(tmp.dir, 'wh');
@@ -192,15 +192,15 @@ describe('interrupted and resumed runs', () => {
     expect(existsSync(path.join(wh, 'embeddings', '_staging'))).toBe(false);
   }, 300_000);
 
-  it('--resume of an unknown run fails fast with exit 2', () => {
-    const r = imgpipe(['run', '--resume', 'no-such-run', '--partitions-dir', parts]);
+  it('--resume of an unknown run fails fast with exit 2', async () => {
+    const r = await imgpipeInProcess(['run', '--resume', 'no-such-run', '--partitions-dir', parts]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/No complete plan at .*no-such-run \(run\.json missing\)/);
   });
 });
 
 describe('bad usage fails fast with exit 2 and a message that names the problem', () => {
-  const run = (...args: string[]) => imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, ...args]);
+  const run = (...args: string[]) => imgpipeInProcess(['run', '--warehouse', wh, '--partitions-dir', parts, ...args]);
 
   it.each([
     [['--model', 'no-such-model', '--all'], /Unknown model "no-such-model"/],
@@ -216,34 +216,34 @@ describe('bad usage fails fast with exit 2 and a message that names the problem'
     [['--model', 'quality-basic', '--sql', 'SELECT image_name FROM image; DROP VIEW image'], /--sql must be exactly one SELECT statement, found 2/],
     [['--model', 'quality-basic', '--sql', "SELECT image_name FROM image WHERE image_name = 'none'"], /The selection matched no images/],
     [['--model', 'quality-basic', '--all', '--device', 'tpu'], /argument 'tpu' is invalid. Allowed choices are auto, cpu, cuda/],
-  ])('run %j', (args, message) => {
-    const r = run(...args);
+  ])('run %j', async (args, message) => {
+    const r = await run(...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
   });
 
-  it('a card whose sha256 does not match its ONNX file', () => {
+  it('a card whose sha256 does not match its ONNX file', async () => {
     const dir = path.join(tmp.dir, 'models', 'tampered');
     mkdirSync(dir, { recursive: true });
     cpSync(path.join(REPO, 'models', 'color-embed'), dir, { recursive: true });
     const card = JSON.parse(readFileSync(path.join(dir, 'model.json'), 'utf8'));
     writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...card, name: 'tampered', sha256: 'f'.repeat(64) }));
-    const r = run('--model', path.join(dir, 'model.json'), '--all');
+    const r = await run('--model', path.join(dir, 'model.json'), '--all');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/sha256 of .*model\.onnx is [0-9a-f]{64} but the card says f{64}/);
   });
 
-  it('a folder that is not a warehouse', () => {
-    const r = imgpipe(['run', '--warehouse', tmp.dir, '--model', 'quality-basic', '--all', '--partitions-dir', parts]);
+  it('a folder that is not a warehouse', async () => {
+    const r = await imgpipeInProcess(['run', '--warehouse', tmp.dir, '--model', 'quality-basic', '--all', '--partitions-dir', parts]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is not an imgpipe warehouse \(no warehouse\.json\)\. Create one with `imgpipe warehouse init/);
   });
 
-  it('an unknown flag, and --help', () => {
-    const bad = imgpipe(['run', '--modle', 'x']);
+  it('an unknown flag, and --help', async () => {
+    const bad = await imgpipeInProcess(['run', '--modle', 'x']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown option '--modle'/);
-    const help = imgpipe(['run', '--help']);
+    const help = await imgpipeInProcess(['run', '--help']);
     expect(help.code).toBe(0);
     for (const flag of ['--warehouse', '--model', '--all', '--category', '--depth', '--sql', '--snapshot', '--table', '--executor', '--resume', '--json', '--max-pixels']) {
       expect(help.stdout).toContain(flag);
@@ -252,12 +252,12 @@ describe('bad usage fails fast with exit 2 and a message that names the problem'
 });
 
 describe('models and doctor', () => {
-  it('models list shows the built-in models; models show validates one', () => {
-    const list = imgpipe(['models', 'list', '--json']);
+  it('models list shows the built-in models; models show validates one', async () => {
+    const list = await imgpipeInProcess(['models', 'list', '--json']);
     expect(list.code).toBe(0);
     const names = (JSON.parse(list.stdout) as { name: string; task: string }[]).map((m) => `${m.name}:${m.task}`);
     expect(names).toEqual(expect.arrayContaining(['quality-basic:classifier', 'color-embed:embedding']));
-    const show = imgpipe(['models', 'show', 'quality-basic']);
+    const show = await imgpipeInProcess(['models', 'show', 'quality-basic']);
     expect(show.code).toBe(0);
     expect(JSON.parse(show.stdout)).toMatchObject({ name: 'quality-basic', sha256_verified: true, label_count: 5 });
   });

@@ -15,7 +15,7 @@ import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
 import { HiveConnection } from '../src/catalog/hive/HiveConnection.js';
 import { addResultPartitionDdl, createResultTableDdl } from '../src/catalog/hive/hiveDdl.js';
 import { resolveHiveSettings } from '../src/catalog/hive/hiveSettings.js';
-import { closedPort, imgpipe, imgpipeCollect, lit, query, tempDir, type CliResult } from './util/cli.js';
+import { closedPort, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, tempDir, type CliResult } from './util/cli.js';
 import { HiveServer2TestServer } from './util/hiveServer2.js';
 import { WebHdfsTestServer } from './util/webhdfsServer.js';
 
@@ -241,8 +241,9 @@ describe('HiveByteSource', () => {
 });
 
 describe('errors a user meets are clear, fast, exit 2, and never show the password', () => {
+  // In this process (no node start-up per case): each of these ends before any image is scored.
   const run = (extra: string[], env: Record<string, string> = {}) =>
-    cli(['run', '--table-location', path.join(tmp.dir, 'out'), '--model', 'color-embed', '--partitions-dir', parts, '--quiet', ...extra], env);
+    imgpipeInProcess(['run', '--table-location', path.join(tmp.dir, 'out'), '--model', 'color-embed', '--partitions-dir', parts, '--quiet', ...extra], { env: { IMGPIPE_HIVE_PASSWORD: '', ...env } });
   const expectUsage = (r: CliResult & { ms: number }, message: string | RegExp) => {
     expect(r.code, r.stderr).toBe(2);
     if (typeof message === 'string') expect(r.stderr).toContain(message);
@@ -312,7 +313,7 @@ describe('errors a user meets are clear, fast, exit 2, and never show the passwo
     ];
     for (const [args, message] of cases) expectUsage(await run(args), message);
     // With Hive, the output location must be given.
-    const noLocation = await cli(['run', ...hiveArgs(), '--model', 'color-embed', '--all', '--partitions-dir', parts, '--quiet']);
+    const noLocation = await imgpipeInProcess(['run', ...hiveArgs(), '--model', 'color-embed', '--all', '--partitions-dir', parts, '--quiet'], { env: { IMGPIPE_HIVE_PASSWORD: '' } });
     expectUsage(noLocation, 'imgpipe: error: --table-location LOCATION is required with --catalog hive');
   });
 

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HiveCatalog } from '../src/catalog/HiveCatalog.js';
 import { resolveHiveSettings } from '../src/catalog/hive/hiveSettings.js';
 import { base36Sha1ToHex } from '../src/catalog/mediawikiSource.js';
-import { imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeCollect, lit, query, tempDir, imgpipeInProcess } from './util/cli.js';
 import { duckString } from './util/hiveql.js';
 import { HiveServer2TestServer } from './util/hiveServer2.js';
 
@@ -393,20 +393,20 @@ describe('--source mediawiki on the embedded warehouse (the same tables as Parqu
     expect(marble).toEqual([{ sha1: newHex }]);
   }, 300_000);
 
-  it('a missing partition and missing bytes flags are usage errors (exit 2) naming the fix', () => {
-    const r = imgpipe(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', '2025-01', '--model', 'color-embed', '--all', '--bytes-preset', 'commons-thumb', '--partitions-dir', parts, '--plan-only']);
+  it('a missing partition and missing bytes flags are usage errors (exit 2) naming the fix', async () => {
+    const r = await imgpipeInProcess(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', '2025-01', '--model', 'color-embed', '--all', '--bytes-preset', 'commons-thumb', '--partitions-dir', parts, '--plan-only']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`The warehouse has no mediawiki_image at snapshot=2025-01/wiki_db=commonswiki (${path.join(wh, 'mediawiki_image', 'snapshot=2025-01', 'wiki_db=commonswiki')})`);
-    const noBytes = imgpipe(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', SNAP, '--model', 'color-embed', '--all', '--partitions-dir', parts, '--plan-only']);
+    const noBytes = await imgpipeInProcess(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', SNAP, '--model', 'color-embed', '--all', '--partitions-dir', parts, '--plan-only']);
     expect(noBytes.code).toBe(2);
     expect(noBytes.stderr).toContain('--source mediawiki has no table of image bytes: add --bytes-preset commons-thumb');
-    const badSnap = imgpipe(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', '2026-13', '--model', 'color-embed', '--all']);
+    const badSnap = await imgpipeInProcess(['run', '--warehouse', wh, '--source', 'mediawiki', '--mediawiki-snapshot', '2026-13', '--model', 'color-embed', '--all']);
     expect(badSnap.code).toBe(2);
     expect(badSnap.stderr).toContain('Expected a month YYYY-MM for --mediawiki-snapshot but received "2026-13"');
-    const stray = imgpipe(['run', '--warehouse', wh, '--wiki-db', 'enwiki', '--model', 'color-embed', '--all']);
+    const stray = await imgpipeInProcess(['run', '--warehouse', wh, '--wiki-db', 'enwiki', '--model', 'color-embed', '--all']);
     expect(stray.code).toBe(2);
     expect(stray.stderr).toContain('--wiki-db is for --source mediawiki: add --source mediawiki, or drop it');
-    const noOutputDb = imgpipe(['run', '--catalog', 'hive', '--hive', server.address, '--source', 'mediawiki', '--mediawiki-snapshot', SNAP, '--model', 'color-embed', '--all', '--bytes-preset', 'commons-thumb']);
+    const noOutputDb = await imgpipeInProcess(['run', '--catalog', 'hive', '--hive', server.address, '--source', 'mediawiki', '--mediawiki-snapshot', SNAP, '--model', 'color-embed', '--all', '--bytes-preset', 'commons-thumb']);
     expect(noOutputDb.code).toBe(2);
     expect(noOutputDb.stderr).toContain('--output-database DB is required with --catalog hive --source mediawiki');
   });

@@ -11,7 +11,7 @@ describe('the npm package', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    expect(files).toContain('dist/src/cli/main.js');
+    expect(files).toContain('dist/src/cli/bin.js');
     expect(files).toContain('dist/src/exec/scoring/scoringThread.js');
     expect(files).toContain('models/quality-basic/model.onnx');
     expect(files).toContain('README.md');

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportModel } from '../src/report/ReportModel.js';
 import { renderReportHtml } from '../src/report/renderReportHtml.js';
-import { imgpipe, lit, query, tempDir } from './util/cli.js';
+import { imgpipe, lit, query, tempDir, imgpipeInProcess } from './util/cli.js';
 import { chromiumMissing, HeadlessPage } from './util/headlessChromium.js';
 
 const HOSTILE = ['<img_src=x_onerror=alert(1)>.png', `Quote"and'apostrophe_&amp;.png`, '<script>alert(2)<.script>.png'];
@@ -212,7 +212,7 @@ describe.skipIf(missing !== null)('reports opened in headless Chromium', () => {
     expect(Object.keys(facts.labelRows).sort()).toEqual(['Night_scenes', 'Sunsets']);
   }, 300_000);
 
-  it('bad usage exits 2 with a message', () => {
+  it('bad usage exits 2 with a message', async () => {
     const cases: [string[], RegExp][] = [
       [['report', 'no-such-run', '--partitions-dir', parts], /No complete plan at .*no-such-run \(run\.json missing\)/],
       [['report', 'x', '--table', 'classifications', '--partitions-dir', parts], /Expected either RUN_ID or --warehouse\/--table\/--snapshot\/--model but received both/],
@@ -221,7 +221,7 @@ describe.skipIf(missing !== null)('reports opened in headless Chromium', () => {
       [['report', '--warehouse', wh, '--table', 'classifications', '--snapshot', '1999-01-01', '--model', 'quality-basic'], /No committed partition at .*snapshot=1999-01-01 \(no _SUCCESS\)/],
     ];
     for (const [args, message] of cases) {
-      const r = imgpipe(args);
+      const r = await imgpipeInProcess(args);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(message);
     }

@@ -24,7 +24,7 @@ cat > "$stage/bin/imgpipe" <<'LAUNCH'
 #!/bin/sh
 # imgpipe from the packed runtime: its own node, its own modules.
 here="$(cd "$(dirname "$0")" && pwd)"
-exec "$here/node" "$here/../dist/src/cli/main.js" "$@"
+exec "$here/node" "$here/../dist/src/cli/bin.js" "$@"
 LAUNCH
 chmod +x "$stage/bin/imgpipe"
 "$stage/bin/imgpipe" doctor >/dev/null

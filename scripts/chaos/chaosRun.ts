@@ -22,7 +22,7 @@ import { fillDisk } from './fillDisk.js';
 import type { RedisServer } from './redisServer.js';
 
 export interface ChaosOptions {
-  /** The built CLI, `dist/src/cli/main.js`. */
+  /** The built CLI, `dist/src/cli/bin.js`. */
   cli: string;
   redis: RedisServer;
   /** Redis password in this file (the driver reads it with --redis-password-file). */

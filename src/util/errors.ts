@@ -1,5 +1,5 @@
 /**
- * Error classes that carry exit-code meaning. The CLI maps them once (src/cli/main.ts):
+ * Error classes that carry exit-code meaning. The CLI maps them once (src/cli/program.ts):
  * UsageError → exit 2 (bad flag, bad input, unknown model, bad card, SQL error in the selection);
  * anything else → exit 1 (the run failed).
  */

@@ -1,6 +1,8 @@
 /**
- * Test helpers: run the built CLI (`dist/`, built by `npm test` before vitest) as a user would, and
- * read Parquet back with DuckDB, an independent reader.
+ * Test helpers: run the CLI as a user would — spawned from the build (`dist/`, built by `npm test`
+ * before vitest: `imgpipe`, `imgpipeAsync`, `imgpipeCollect`) or in this process through
+ * `main` (`imgpipeInProcess`: no node start-up, for flag and error checks) — and read Parquet back
+ * with DuckDB, an independent reader.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
+export const CLI = path.join(REPO, 'dist', 'src', 'cli', 'bin.js');
 export const SHARED = path.resolve(REPO, '..', 'shared');
 
 export interface CliResult {
@@ -84,5 +86,59 @@ export async function waitFor<T>(what: string, probe: () => T | null | undefined
     if (value !== null && value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+let inProcessQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Run the CLI's `main` (src/cli/program.ts) in this process with `args`, capturing what it writes
+ * to process.stdout/stderr, with `env` set and `cwd` as the working directory for the call. Calls
+ * are serialized (the capture is process-wide). Same result shape as `imgpipe`; the pino log (fd 2
+ * directly) is not captured. For checks that end before any heavy work: bad flags, bad cards,
+ * help, listings; a full run belongs in a spawned process (signals, exit, native handles).
+ */
+export function imgpipeInProcess(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliResult & { ms: number }> {
+  const run = inProcessQueue.then(() => runInProcess(args, options));
+  inProcessQueue = run.catch(() => undefined);
+  return run;
+}
+
+async function runInProcess(args: string[], options: { cwd?: string; env?: Record<string, string | undefined> }): Promise<CliResult & { ms: number }> {
+  const { main } = await import('../../src/cli/program.js');
+  let stdout = '';
+  let stderr = '';
+  const writeOut = process.stdout.write;
+  const writeErr = process.stderr.write;
+  const savedEnv = new Map<string, string | undefined>();
+  const savedCwd = process.cwd();
+  const capture = (append: (s: string) => void) =>
+    ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    }) as typeof process.stdout.write;
+  for (const [k, v] of Object.entries(options.env ?? {})) {
+    savedEnv.set(k, process.env[k]);
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  process.stdout.write = capture((s) => (stdout += s));
+  process.stderr.write = capture((s) => (stderr += s));
+  try {
+    if (options.cwd) process.chdir(options.cwd);
+    const started = Date.now();
+    const code = await main(['node', 'imgpipe', ...args]);
+    return { code, stdout, stderr, ms: Date.now() - started };
+  } finally {
+    process.stdout.write = writeOut;
+    process.stderr.write = writeErr;
+    process.exitCode = undefined;
+    process.chdir(savedCwd);
+    for (const [k, v] of savedEnv) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 }

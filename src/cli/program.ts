@@ -1,7 +1,10 @@
-#!/usr/bin/env node
 /**
- * `imgpipe`: the command-line entry. Each command lives in its own module and registers itself.
- * Exit codes (design.md): 0 done (a run committed, even with error rows), 1 the run failed,
+ * The `imgpipe` command-line program, without side effects: `buildProgram()` makes the commander
+ * program (each command lives in its own module and registers itself) and `main(argv)` parses and
+ * runs it, returning the exit code instead of exiting. `bin.ts` is the executable around it; tests
+ * call `main` in-process (test/util/cli.ts, `imgpipeInProcess`).
+ *
+ * Exit codes: 0 done (a run committed, even with error rows), 1 the run failed,
  * 2 bad usage or input (bad flag, unknown model, bad card, SQL error), 130 interrupted.
  */
 import { Command, CommanderError } from 'commander';
@@ -79,16 +82,3 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
-
-// `imgpipe … | head` closes stdout early: that is not an error of ours.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode === undefined ? 0 : Number(process.exitCode));
-    throw e;
-  });
-}
-
-const code = await main(process.argv);
-process.exitCode = code;
-// Native handles (onnxruntime, DuckDB, worker threads) are closed by the commands; exit promptly anyway.
-setImmediate(() => process.exit(code));
