@@ -4,7 +4,7 @@
  * Parquet writer compiled to WebAssembly), streamed a row group at a time (`ParquetFileStream`) into
  * a hidden temporary file → footer checked → renamed to the part's path.
  *
- * Why this writer (bench/RESULTS.md, "Parquet sink", has the figures from `scripts/benchSink.ts`):
+ * Why this writer (bench/RESULTS.md, "Parquet sink", has the figures from `bench/benchSink.ts`):
  * on one core it beat DuckDB's own writer fed through the appender (per-value list objects, or even
  * raw data chunks with each embedding copied in as bytes), Arrow JS's row-by-row builders, and
  * parquet-wasm with its default settings, for classification and embedding rows alike. Streaming

@@ -2,7 +2,7 @@
  * Sink benchmark: rows/s of Parquet part writing on one core, for the sink's writer and the
  * alternatives it was chosen over (`sinkCandidates.ts`).
  *
- *   npm run build && node dist/scripts/benchSink.js [--json] [--rows N] [--part-rows N]
+ *   npm run bench-sink -- [--json] [--rows N] [--part-rows N]
  *        [--repeats N] [--slow-rows N] [--only name,name] [--workloads classification,embedding-2048]
  *        [--no-memory]
  *
