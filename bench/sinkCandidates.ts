@@ -45,6 +45,7 @@ import {
   parquetWriterProperties,
   type ParquetPartWriterOptions,
 } from '../src/sink/parquetPartWriter.js';
+import { ParquetFileStream } from '../src/sink/ParquetFileStream.js';
 import { ResultBatchBuilder } from '../src/sink/ResultBatchBuilder.js';
 import { RESULT_ARROW_SCHEMA } from '../src/sink/resultArrowSchema.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
@@ -69,6 +70,53 @@ export interface SinkCandidate {
 /** The sink's own writer with the given options. */
 export function parquetWasmCandidate(name: string, description: string, options: ParquetPartWriterOptions): SinkCandidate {
   return { name, description, open: (path) => createParquetPartWriter(path, options) };
+}
+
+/**
+ * The sink writer's batches (1,024 rows, or 8 MiB of embeddings, as `ParquetPartWriter` hands them
+ * over) streamed a row group at a time by the same `ParquetFileStream`, straight to `path` (no
+ * temporary file and rename), with writer properties of the bench's choosing.
+ */
+function streamedCandidate(name: string, description: string, properties: () => WriterProperties): SinkCandidate {
+  return {
+    name,
+    description,
+    async open(path) {
+      const stream = await ParquetFileStream.create(path, properties());
+      let builder = new ResultBatchBuilder(1024, 8 * 1024 * 1024);
+      let rows = 0;
+      const handOver = async () => {
+        const batch = builder.finish();
+        builder = new ResultBatchBuilder(1024, 8 * 1024 * 1024);
+        await stream.write(batch);
+      };
+      return {
+        async write(part) {
+          for (const row of part) {
+            builder.append(row);
+            rows++;
+            if (builder.full) await handOver();
+          }
+        },
+        async close() {
+          if (builder.length > 0 || rows === 0) await handOver();
+          return { bytes: await stream.finish(rows) };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * parquet-wasm's default writer properties, untouched: no compression, dictionary and page
+ * statistics on every column, 1M-row row groups. What the sink's settings are measured against.
+ */
+export function parquetWasmDefaultsCandidate(): SinkCandidate {
+  return streamedCandidate(
+    'pw-defaults',
+    'same batches and streaming, parquet-wasm default properties (uncompressed, dictionary + page statistics everywhere)',
+    () => new WriterPropertiesBuilder().build(),
+  );
 }
 
 /**
