@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { modelCardSchema } from '../src/model/ModelCard.js';
 import type { BuiltInModel } from './onnx/BuiltInModel.js';
 import { colorEmbed } from './onnx/colorEmbedModel.js';
-import { encodeOnnxModel } from './onnx/onnxGraphWriter.js';
+import { encodeOnnxModel } from '../src/model/onnx/encodeOnnxModel.js';
 import { qualityBasic } from './onnx/qualityBasicModel.js';
 
 export const BUILT_IN_MODELS: readonly BuiltInModel[] = [qualityBasic, colorEmbed];
