@@ -10,10 +10,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { modelCardSchema } from '../src/model/ModelCard.js';
-import type { BuiltInModel } from './onnx/BuiltInModel.js';
-import { colorEmbed } from './onnx/colorEmbedModel.js';
-import { encodeOnnxModel } from './onnx/onnxGraphWriter.js';
-import { qualityBasic } from './onnx/qualityBasicModel.js';
+import { encodeOnnxModel } from '../src/model/onnx/encodeOnnxModel.js';
+import type { BuiltInModel } from './builtinModels/BuiltInModel.js';
+import { colorEmbed } from './builtinModels/colorEmbedModel.js';
+import { qualityBasic } from './builtinModels/qualityBasicModel.js';
 
 export const BUILT_IN_MODELS: readonly BuiltInModel[] = [qualityBasic, colorEmbed];
 

@@ -6,8 +6,8 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_IN_MODELS, buildModels } from '../scripts/buildModels.js';
-import { RGB_TO_YCBCR, YCBCR_OFFSET } from '../scripts/onnx/colorEmbedModel.js';
-import { QUALITY_GAINS, QUALITY_LABELS, QUALITY_THRESHOLDS } from '../scripts/onnx/qualityBasicModel.js';
+import { RGB_TO_YCBCR, YCBCR_OFFSET } from '../scripts/builtinModels/colorEmbedModel.js';
+import { QUALITY_GAINS, QUALITY_LABELS, QUALITY_THRESHOLDS } from '../scripts/builtinModels/qualityBasicModel.js';
 import { modelCardSchema } from '../src/model/ModelCard.js';
 
 const COMMITTED = fileURLToPath(new URL('../models', import.meta.url));

@@ -11,7 +11,7 @@ import { composeLinearHead } from '../src/model/onnx/composeLinearHead.js';
 import { decodeOnnxModelProto, encodeOnnxModelProto, valueInfoShape } from '../src/model/onnx/OnnxModelProto.js';
 import { decodeFields, encodeFields } from '../src/model/onnx/protoWire.js';
 import { normalizeEmbedding } from '../src/model/postprocess.js';
-import { encodeOnnxModel } from '../scripts/onnx/onnxGraphWriter.js';
+import { encodeOnnxModel } from '../src/model/onnx/encodeOnnxModel.js';
 import { REPO, SHARED } from './util/cli.js';
 
 const COLOR_EMBED = path.join(REPO, 'models', 'color-embed', 'model.onnx');

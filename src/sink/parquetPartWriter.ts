@@ -4,7 +4,7 @@
  * Parquet writer compiled to WebAssembly), streamed a row group at a time (`ParquetFileStream`) into
  * a hidden temporary file → footer checked → renamed to the part's path.
  *
- * Why this writer (bench/RESULTS.md, "Parquet sink", has the figures from `scripts/benchSink.ts`):
+ * Why this writer (bench/RESULTS.md, "Parquet sink", has the figures from `bench/benchSink.ts`):
  * on one core it beat DuckDB's own writer fed through the appender (per-value list objects, or even
  * raw data chunks with each embedding copied in as bytes), Arrow JS's row-by-row builders, and
  * parquet-wasm with its default settings, for classification and embedding rows alike. Streaming
@@ -14,7 +14,7 @@
  * once (396 MB of WebAssembly heap for a 10k × 2048-float part, against 139 MB), and the heap keeps
  * that high-water mark for the life of the thread.
  *
- * Settings ("tuned", the default profile):
+ * Settings (bench/benchSink.ts also measures parquet-wasm's own defaults against them):
  * - Snappy compression: classification parts ~3× smaller than uncompressed; on float data that
  *   does not compress snappy gives up quickly (up to ~10% more CPU, 1% smaller), and
  *   `compression: 'uncompressed'` is there for embedding-only tables. zstd is optional: ~11%
@@ -44,14 +44,8 @@ import type { ResultRow } from './resultRow.js';
 export type ParquetCompression = 'snappy' | 'zstd' | 'uncompressed';
 
 export interface ParquetPartWriterOptions {
-  /** Codec for every column (default `snappy`); ignored by the `library-defaults` profile. */
+  /** Codec for every column (default `snappy`). */
   compression?: ParquetCompression;
-  /**
-   * `tuned` (default): the settings above. `library-defaults`: parquet-wasm's defaults untouched
-   * (no compression, dictionary and page statistics on every column, 1M-row row groups); kept for
-   * the benchmark's comparison.
-   */
-  profile?: 'tuned' | 'library-defaults';
   /** Rows per Arrow record batch handed to the encoder (default 1024). */
   batchRows?: number;
   /** Target row-group size in bytes, encoded and compressed (default 32 MiB). */
@@ -60,7 +54,6 @@ export interface ParquetPartWriterOptions {
 
 const DEFAULTS = {
   compression: 'snappy',
-  profile: 'tuned',
   batchRows: 1024,
   rowGroupBytes: 32 * 1024 * 1024,
 } as const satisfies Required<ParquetPartWriterOptions>;
@@ -82,8 +75,7 @@ const CODECS: Record<ParquetCompression, Compression> = {
 
 /** The writer properties for one file (parquet-wasm consumes them: build one per file). */
 export function parquetWriterProperties(options: ParquetPartWriterOptions = {}): WriterProperties {
-  const { compression, profile, rowGroupBytes } = { ...DEFAULTS, ...options };
-  if (profile === 'library-defaults') return new WriterPropertiesBuilder().build();
+  const { compression, rowGroupBytes } = { ...DEFAULTS, ...options };
   let builder = new WriterPropertiesBuilder()
     .setCompression(CODECS[compression])
     .setDictionaryEnabled(false)

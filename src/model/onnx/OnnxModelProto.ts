@@ -1,4 +1,8 @@
 /**
+ * ONNX's `ModelProto` over the protobuf wire format (`protoWire.ts`): the project's one ONNX codec.
+ * `encodeOnnxModel.ts` writes whole models with it (the built-in models), `composeLinearHead.ts` and
+ * `prependUint8Input.ts` edit existing ones.
+ *
  * A reader and writer for the part of ONNX's `ModelProto` that graph surgery needs: the graph's
  * nodes (inputs, outputs, name, op type), initializer names, graph inputs/outputs/value_info names
  * and shapes, and the opset imports. Everything else, at every level (attributes, tensor data,
@@ -10,7 +14,7 @@
  *
  * Field numbers are those of onnx/onnx.proto (proto2).
  */
-import { decodeFields, encodeFields, fieldInt, fieldString, intField, lenField, stringField, type ProtoField, WIRE } from './protoWire.js';
+import { decodeFields, encodeFields, fieldInt, fieldString, floatField, intField, lenField, stringField, type ProtoField, WIRE } from './protoWire.js';
 
 /** A message of which only `name` (at field number `nameField`) is interpreted. */
 export interface NamedProto {
@@ -216,27 +220,73 @@ export function valueInfoShape(v: NamedProto): (number | string | null)[] | null
     });
 }
 
-/** TensorProto.DataType.FLOAT */
-export const ONNX_FLOAT = 1;
+// ── message builders (graph surgery and encodeOnnxModel) ──────────────────────────────────────
 
-/** A float32 ValueInfoProto (graph input/output); string dims are symbolic, null dims unknown. */
-export function floatValueInfo(name: string, shape: readonly (number | string | null)[]): NamedProto {
+/** TensorProto.DataType values this codec writes. */
+export const ONNX_DATA_TYPE = { float: 1, uint8: 2 } as const;
+export type OnnxDataType = keyof typeof ONNX_DATA_TYPE;
+
+/** A ValueInfoProto of a tensor (graph input/output); string dims are symbolic, null dims unknown. */
+export function tensorValueInfo(name: string, elemType: OnnxDataType, shape: readonly (number | string | null)[]): NamedProto {
+  // TensorShapeProto.Dimension: dim_value = 1, dim_param = 2, neither = unknown
   const dims = shape.map((d) => lenField(1, encodeFields(d === null ? [] : [typeof d === 'number' ? intField(1, d) : stringField(2, d)])));
-  const tensorType = encodeFields([intField(1, ONNX_FLOAT), lenField(2, encodeFields(dims))]);
-  return { name, rest: [lenField(2, encodeFields([lenField(1, tensorType)]))] };
+  const tensorType = encodeFields([intField(1, ONNX_DATA_TYPE[elemType]), lenField(2, encodeFields(dims))]); // TypeProto.Tensor: elem_type, shape
+  return { name, rest: [lenField(2, encodeFields([lenField(1, tensorType)]))] }; // ValueInfoProto.type { tensor_type }
 }
 
-/** A float32 initializer (TensorProto with little-endian raw_data). */
+/**
+ * A float32 initializer (TensorProto: dims, data_type, raw_data little-endian).
+ * @throws {Error} when `values` does not hold exactly the product of `dims` values.
+ */
 export function floatInitializer(name: string, dims: readonly number[], values: ArrayLike<number>): NamedProto {
   const count = dims.reduce((a, b) => a * b, 1);
   if (count !== values.length) throw new Error(`Initializer ${name}: dims [${dims.join(', ')}] hold ${count} values but received ${values.length}`);
   const raw = new Uint8Array(4 * count);
   const view = new DataView(raw.buffer);
   for (let i = 0; i < count; i++) view.setFloat32(4 * i, values[i]!, true);
-  return { name, rest: [...dims.map((d) => intField(1, d)), intField(2, ONNX_FLOAT), lenField(9, raw)] };
+  return { name, rest: [...dims.map((d) => intField(1, d)), intField(2, ONNX_DATA_TYPE.float), lenField(9, raw)] };
 }
 
-/** An attribute field (NodeProto.attribute) of type INT. */
-export function intAttribute(name: string, value: number): ProtoField {
-  return lenField(NODE.attribute, encodeFields([stringField(1, name), intField(3, value), intField(20, 2)]));
+/** A node attribute; `type` selects AttributeProto's value field. */
+export type OnnxAttribute =
+  | { name: string; type: 'float'; value: number }
+  | { name: string; type: 'int'; value: number }
+  | { name: string; type: 'string'; value: string }
+  | { name: string; type: 'floats'; value: readonly number[] }
+  | { name: string; type: 'ints'; value: readonly number[] };
+
+/** AttributeProto.AttributeType of each attribute type, and the field holding its value(s). */
+const ATTRIBUTE = {
+  float: { type: 1, field: 2 },
+  int: { type: 2, field: 3 },
+  string: { type: 3, field: 4 },
+  floats: { type: 6, field: 7 },
+  ints: { type: 7, field: 8 },
+} as const;
+
+/**
+ * A NodeProto.attribute field: name, value(s), type, in field-number order; repeated values
+ * unpacked (proto2's default).
+ */
+export function attributeField(attr: OnnxAttribute): ProtoField {
+  const { type, field } = ATTRIBUTE[attr.type];
+  let values: ProtoField[];
+  switch (attr.type) {
+    case 'float':
+      values = [floatField(field, attr.value)];
+      break;
+    case 'int':
+      values = [intField(field, attr.value)];
+      break;
+    case 'string':
+      values = [stringField(field, attr.value)];
+      break;
+    case 'floats':
+      values = attr.value.map((v) => floatField(field, v));
+      break;
+    case 'ints':
+      values = attr.value.map((v) => intField(field, v));
+      break;
+  }
+  return lenField(NODE.attribute, encodeFields([stringField(1, attr.name), ...values, intField(20, type)]));
 }

@@ -11,13 +11,13 @@
  */
 import { UsageError } from '../../util/errors.js';
 import {
+  attributeField,
   decodeOnnxModelProto,
   encodeOnnxModelProto,
   floatInitializer,
-  floatValueInfo,
   initializerIsExternal,
-  intAttribute,
   nodeHasSubgraph,
+  tensorValueInfo,
   valueInfoShape,
   type OnnxGraphProto,
   type OnnxNodeProto,
@@ -82,7 +82,7 @@ export function composeLinearHead(backboneBytes: Uint8Array, head: LinearHead): 
     nodes.push({ inputs, outputs: [output], name: freshNode(opType), opType, rest });
     return output;
   };
-  let x = node('Flatten', [head.embeddingOutput], fresh('flat'), [intAttribute('axis', 1)]);
+  let x = node('Flatten', [head.embeddingOutput], fresh('flat'), [attributeField({ name: 'axis', type: 'int', value: 1 })]);
   if (head.normalize === 'l2') {
     const ones = fresh('ones');
     const eps = fresh('eps');
@@ -102,7 +102,7 @@ export function composeLinearHead(backboneBytes: Uint8Array, head: LinearHead): 
 
   // 3. One output, then drop what no longer feeds it.
   const batch = shape?.[0] ?? 'N';
-  graph.outputs = [floatValueInfo(outputName, [batch, K])];
+  graph.outputs = [tensorValueInfo(outputName, 'float', [batch, K])];
   prune(graph);
   return encodeOnnxModelProto(model);
 }

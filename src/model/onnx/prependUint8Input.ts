@@ -10,22 +10,7 @@
  */
 import { UsageError } from '../../util/errors.js';
 import type { ModelInput } from '../ModelCard.js';
-import { decodeOnnxModelProto, encodeOnnxModelProto, floatInitializer, intAttribute, valueInfoShape, type NamedProto, type OnnxNodeProto } from './OnnxModelProto.js';
-import { encodeFields, intField, lenField, stringField } from './protoWire.js';
-
-/** TensorProto.DataType.UINT8 */
-const ONNX_UINT8 = 2;
-
-function uint8ValueInfo(name: string, shape: readonly (number | string)[]): NamedProto {
-  const dims = shape.map((d) => lenField(1, encodeFields([typeof d === 'number' ? intField(1, d) : stringField(2, d)])));
-  const tensorType = encodeFields([intField(1, ONNX_UINT8), lenField(2, encodeFields(dims))]);
-  return { name, rest: [lenField(2, encodeFields([lenField(1, tensorType)]))] };
-}
-
-/** NodeProto.attribute of type INTS (AttributeProto: name=1, ints=8, type=20 → INTS=7). */
-function intsAttribute(name: string, values: readonly number[]): OnnxNodeProto['rest'][number] {
-  return lenField(5, encodeFields([stringField(1, name), ...values.map((v) => intField(8, v)), intField(20, 7)]));
-}
+import { attributeField, decodeOnnxModelProto, encodeOnnxModelProto, floatInitializer, ONNX_DATA_TYPE, tensorValueInfo, valueInfoShape, type OnnxNodeProto } from './OnnxModelProto.js';
 
 const node = (opType: string, name: string, inputs: string[], outputs: string[], rest: OnnxNodeProto['rest'] = []): OnnxNodeProto => ({ opType, name, inputs, outputs, rest });
 
@@ -52,10 +37,10 @@ export function prependUint8Input(modelBytes: Uint8Array, input: ModelInput, new
   const add = [0, 1, 2].map((c) => -mean[c]! / std[c]!);
   const channelDims = input.layout === 'NCHW' ? [1, 3, 1, 1] : [1, 1, 1, 3];
   const p = 'wrap_u8/';
-  const nodes: OnnxNodeProto[] = [node('Cast', `${p}cast`, [newInputName], [`${p}float`], [intAttribute('to', 1)])];
+  const nodes: OnnxNodeProto[] = [node('Cast', `${p}cast`, [newInputName], [`${p}float`], [attributeField({ name: 'to', type: 'int', value: ONNX_DATA_TYPE.float })])];
   let x = `${p}float`;
   if (input.layout === 'NCHW') {
-    nodes.push(node('Transpose', `${p}to_nchw`, [x], [`${p}nchw`], [intsAttribute('perm', [0, 3, 1, 2])]));
+    nodes.push(node('Transpose', `${p}to_nchw`, [x], [`${p}nchw`], [attributeField({ name: 'perm', type: 'ints', value: [0, 3, 1, 2] })]));
     x = `${p}nchw`;
   }
   nodes.push(node('Mul', `${p}scale`, [x, `${p}mul`], [`${p}scaled`]));
@@ -63,6 +48,6 @@ export function prependUint8Input(modelBytes: Uint8Array, input: ModelInput, new
 
   graph.nodes = [...nodes, ...graph.nodes];
   graph.initializers = [...graph.initializers, floatInitializer(`${p}mul`, channelDims, mul), floatInitializer(`${p}add`, channelDims, add)];
-  graph.inputs = graph.inputs.map((i, k) => (k === old ? uint8ValueInfo(newInputName, [n, input.height, input.width, 3]) : i));
+  graph.inputs = graph.inputs.map((i, k) => (k === old ? tensorValueInfo(newInputName, 'uint8', [n, input.height, input.width, 3]) : i));
   return encodeOnnxModelProto(model);
 }

@@ -2,7 +2,7 @@
  * Sink benchmark: rows/s of Parquet part writing on one core, for the sink's writer and the
  * alternatives it was chosen over (`sinkCandidates.ts`).
  *
- *   npm run build && node dist/scripts/benchSink.js [--json] [--rows N] [--part-rows N]
+ *   npm run bench-sink -- [--json] [--rows N] [--part-rows N]
  *        [--repeats N] [--slow-rows N] [--only name,name] [--workloads classification,embedding-2048]
  *        [--no-memory]
  *
@@ -39,6 +39,7 @@ import {
   duckdbAppenderValuesCandidate,
   duckdbDataChunkCandidate,
   parquetWasmCandidate,
+  parquetWasmDefaultsCandidate,
   parquetWasmNamedColumnCandidate,
   parquetWasmWholeFileCandidate,
   removePart,
@@ -122,7 +123,7 @@ async function candidates(only: readonly string[] | null): Promise<SinkCandidate
     parquetWasmCandidate(CHOSEN, 'ParquetPartWriter (chosen): typed-array Arrow batches streamed to parquet-wasm a row group at a time, snappy, dictionary/statistics only on chosen top-level columns', {}),
     parquetWasmCandidate('pw-tuned-zstd', 'same, zstd', { compression: 'zstd' }),
     parquetWasmCandidate('pw-tuned-none', 'same, uncompressed', { compression: 'uncompressed' }),
-    parquetWasmCandidate('pw-defaults', 'same batches, parquet-wasm default properties (uncompressed, dictionary + page statistics everywhere)', { profile: 'library-defaults' }),
+    parquetWasmDefaultsCandidate(),
     parquetWasmWholeFileCandidate(),
     parquetWasmNamedColumnCandidate(),
     arrowBuildersCandidate(),

@@ -17,7 +17,7 @@
  */
 import type { ModelCard } from '../../src/model/ModelCard.js';
 import type { BuiltInModel } from './BuiltInModel.js';
-import type { OnnxModel } from './onnxGraphWriter.js';
+import type { OnnxModel } from '../../src/model/onnx/encodeOnnxModel.js';
 
 /** Class order of the `logits` output and of `labels.txt`. */
 export const QUALITY_LABELS = ['too_dark', 'overexposed', 'low_contrast', 'blurry', 'ok'] as const;

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --json] [--quick] [--model NAME|CARD …] [--models A,B (only these)] [--images N] [--no-planning] [--no-sink]
- *                 [--only models,sink,planning,pil,incremental]`
+ *                 [--only models,sink,planning,pil,incremental] [--help]`
  *
  * Throughput against the machine's own limit, for each model:
  *   D  decode only: images/s of the exact preprocessing the model needs, all cores (decode pool);
@@ -49,7 +49,15 @@ const SHARED_IMAGES = path.join(SHARED, 'images', 'imagenet-sample');
 /** Measured by the issue's author on this machine kind; not reproducible here (no PyTorch). */
 const PYTORCH_DATALOADER_IMG_S = 22;
 
+const USAGE = `npm run bench -- [--json] [--quick] [--model NAME|CARD …] [--models A,B] [--images N] [--no-planning] [--no-sink]
+                    [--only models,sink,planning,pil,incremental] [--help]
+  --quick     fewer images (at most 200) and rounds
+  --models    only these models (instead of the default list plus --model)
+  --only      only these sections
+Writes bench/results/bench-<time>.json; the figures and their machine are in bench/RESULTS.md.`;
+
 interface Args {
+  help: boolean;
   /** Sections to run: models, sink, planning, pil, incremental (all by default). */
   only: Set<string> | null;
   json: boolean;
@@ -63,10 +71,11 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { only: null, json: false, quick: false, models: [], images: 1200, planning: true, sink: true, onlyModels: null };
+  const a: Args = { help: false, only: null, json: false, quick: false, models: [], images: 1200, planning: true, sink: true, onlyModels: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--json') a.json = true;
+    else if (arg === '--help' || arg === '-h') a.help = true;
     else if (arg === '--quick') a.quick = true;
     else if (arg === '--no-planning') a.planning = false;
     else if (arg === '--no-sink') a.sink = false;
@@ -74,7 +83,7 @@ function parseArgs(argv: string[]): Args {
     else if (arg === '--models') a.onlyModels = (argv[++i] ?? '').split(',').filter((m) => m.length > 0);
     else if (arg === '--images') a.images = Number(argv[++i]);
     else if (arg === '--only') a.only = new Set((argv[++i] ?? '').split(','));
-    else throw new Error(`unknown argument ${arg}; see the comment at the top of scripts/bench.ts`);
+    else throw new Error(`unknown argument ${arg}; see npm run bench -- --help`);
   }
   if (!Number.isInteger(a.images) || a.images < 10) throw new Error(`Expected integer of at least 10 for --images but received ${a.images}`);
   return a;
@@ -430,6 +439,10 @@ function table(header: string[], rows: (string | number)[][]): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'imgpipe-bench-'));
   const machine = {
     cpus: os.availableParallelism(),

@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { encodeOnnxModel, type OnnxModel } from '../scripts/onnx/onnxGraphWriter.js';
+import { encodeOnnxModel, type OnnxModel } from '../src/model/onnx/encodeOnnxModel.js';
+import { decodeOnnxModelProto, encodeOnnxModelProto, valueInfoShape } from '../src/model/onnx/OnnxModelProto.js';
 
 /** Uses every attribute type, a negative int (ten-byte varint), a symbolic and fixed dims. */
 const model: OnnxModel = {
@@ -56,6 +57,16 @@ describe('encodeOnnxModel', () => {
     } finally {
       await session.release();
     }
+  });
+
+  it('is read back by the graph-surgery reader and re-encoded byte for byte (one codec)', () => {
+    const bytes = encodeOnnxModel(model);
+    const proto = decodeOnnxModelProto(bytes);
+    expect(proto.graph.nodes.map((n) => n.opType)).toEqual(['ReduceMean', 'Constant', 'Add', 'AveragePool', 'Flatten', 'Constant', 'Mul']);
+    expect(proto.graph.initializers.map((t) => t.name)).toEqual(['scale']);
+    expect(valueInfoShape(proto.graph.inputs[0]!)).toEqual(['batch', 1, 2, 2]);
+    expect(proto.opsetImports.map(({ domain, version }) => ({ domain, version }))).toEqual([{ domain: '', version: 13 }]);
+    expect(Buffer.compare(Buffer.from(encodeOnnxModelProto(proto)), Buffer.from(bytes))).toBe(0);
   });
 
   it('rejects an initializer whose values do not fill its dims', () => {

@@ -2,7 +2,7 @@
  * One of the project's own models: an ONNX graph plus the card and side files written beside it.
  */
 import type { ModelCard } from '../../src/model/ModelCard.js';
-import type { OnnxModel } from './onnxGraphWriter.js';
+import type { OnnxModel } from '../../src/model/onnx/encodeOnnxModel.js';
 
 export interface BuiltInModel {
   /** Folder name under the models directory; equals the card's `name`. */

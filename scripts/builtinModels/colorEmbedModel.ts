@@ -6,7 +6,7 @@
  */
 import type { ModelCard } from '../../src/model/ModelCard.js';
 import type { BuiltInModel } from './BuiltInModel.js';
-import type { OnnxModel } from './onnxGraphWriter.js';
+import type { OnnxModel } from '../../src/model/onnx/encodeOnnxModel.js';
 
 /** Rows Y, Cb, Cr; columns R, G, B (ITU-T T.871, JPEG File Interchange Format). */
 export const RGB_TO_YCBCR = [

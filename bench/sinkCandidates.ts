@@ -6,11 +6,12 @@
  * (DuckDB candidates through a table declared with the contract's DuckDB types).
  */
 import { rm, stat, writeFile } from 'node:fs/promises';
-import duckdbBindings from '@duckdb/node-bindings';
+import { createRequire } from 'node:module';
 import {
   DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
+  DuckDBVector,
   FLOAT,
   LIST,
   listValue,
@@ -44,6 +45,7 @@ import {
   parquetWriterProperties,
   type ParquetPartWriterOptions,
 } from '../src/sink/parquetPartWriter.js';
+import { ParquetFileStream } from '../src/sink/ParquetFileStream.js';
 import { ResultBatchBuilder } from '../src/sink/ResultBatchBuilder.js';
 import { RESULT_ARROW_SCHEMA } from '../src/sink/resultArrowSchema.js';
 import type { ResultRow } from '../src/sink/resultRow.js';
@@ -68,6 +70,53 @@ export interface SinkCandidate {
 /** The sink's own writer with the given options. */
 export function parquetWasmCandidate(name: string, description: string, options: ParquetPartWriterOptions): SinkCandidate {
   return { name, description, open: (path) => createParquetPartWriter(path, options) };
+}
+
+/**
+ * The sink writer's batches (1,024 rows, or 8 MiB of embeddings, as `ParquetPartWriter` hands them
+ * over) streamed a row group at a time by the same `ParquetFileStream`, straight to `path` (no
+ * temporary file and rename), with writer properties of the bench's choosing.
+ */
+function streamedCandidate(name: string, description: string, properties: () => WriterProperties): SinkCandidate {
+  return {
+    name,
+    description,
+    async open(path) {
+      const stream = await ParquetFileStream.create(path, properties());
+      let builder = new ResultBatchBuilder(1024, 8 * 1024 * 1024);
+      let rows = 0;
+      const handOver = async () => {
+        const batch = builder.finish();
+        builder = new ResultBatchBuilder(1024, 8 * 1024 * 1024);
+        await stream.write(batch);
+      };
+      return {
+        async write(part) {
+          for (const row of part) {
+            builder.append(row);
+            rows++;
+            if (builder.full) await handOver();
+          }
+        },
+        async close() {
+          if (builder.length > 0 || rows === 0) await handOver();
+          return { bytes: await stream.finish(rows) };
+        },
+      };
+    },
+  };
+}
+
+/**
+ * parquet-wasm's default writer properties, untouched: no compression, dictionary and page
+ * statistics on every column, 1M-row row groups. What the sink's settings are measured against.
+ */
+export function parquetWasmDefaultsCandidate(): SinkCandidate {
+  return streamedCandidate(
+    'pw-defaults',
+    'same batches and streaming, parquet-wasm default properties (uncompressed, dictionary + page statistics everywhere)',
+    () => new WriterPropertiesBuilder().build(),
+  );
 }
 
 /**
@@ -142,20 +191,10 @@ export function arrowBuildersCandidate(): SinkCandidate {
           const builders: Builder[] = RESULT_ARROW_SCHEMA.fields.map((field) =>
             makeBuilder({ type: field.type, nullValues: [null] }),
           );
+          const names = RESULT_ARROW_SCHEMA.fields.map((field) => field.name as keyof ResultRow);
           for (const row of rows) {
-            builders[0]!.append(row.image_name);
-            builders[1]!.append(row.page_id);
-            builders[2]!.append(row.sha1);
-            builders[3]!.append(row.status);
-            builders[4]!.append(row.error);
-            builders[5]!.append(row.label);
-            builders[6]!.append(row.score);
-            builders[7]!.append(row.top_k);
-            builders[8]!.append(row.embedding);
-            builders[9]!.append(row.width);
-            builders[10]!.append(row.height);
-            builders[11]!.append(row.run_id);
-            builders[12]!.append(row.processed_at);
+            // The detector columns are optional in ResultRow: absent is null.
+            names.forEach((name, i) => builders[i]!.append(row[name] ?? null));
           }
           const children = builders.map((builder) => builder.finish().flush());
           const data = makeData({ type: new Struct(RESULT_ARROW_SCHEMA.fields), length: rows.length, nullCount: 0, children });
@@ -174,7 +213,9 @@ export function arrowBuildersCandidate(): SinkCandidate {
 const PART_TABLE_DDL = `CREATE TABLE part (
   image_name VARCHAR, page_id BIGINT, sha1 VARCHAR, status VARCHAR, error VARCHAR, label VARCHAR,
   score FLOAT, top_k STRUCT(label VARCHAR, score FLOAT)[], embedding FLOAT[], width INTEGER,
-  height INTEGER, run_id VARCHAR, processed_at TIMESTAMP)`;
+  height INTEGER, run_id VARCHAR, processed_at TIMESTAMP,
+  detections STRUCT(label VARCHAR, score FLOAT, x FLOAT, y FLOAT, w FLOAT, h FLOAT)[], keypoints FLOAT[][],
+  count INTEGER, max_area_ratio FLOAT, sum_area_ratio FLOAT)`;
 
 /** An in-memory DuckDB on one thread with the `part` table; each part: append, COPY, DELETE. */
 async function duckdbPartTable(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
@@ -192,6 +233,8 @@ async function copyPartTo(connection: DuckDBConnection, path: string): Promise<{
 
 const TOP_K_DUCKDB = LIST(STRUCT({ label: VARCHAR, score: FLOAT }));
 const EMBEDDING_DUCKDB = LIST(FLOAT);
+const DETECTIONS_DUCKDB = LIST(STRUCT({ label: VARCHAR, score: FLOAT, x: FLOAT, y: FLOAT, w: FLOAT, h: FLOAT }));
+const KEYPOINTS_DUCKDB = LIST(LIST(FLOAT));
 
 /** DuckDB's appender through @duckdb/node-api's public API: one value object per list element. */
 export async function duckdbAppenderValuesCandidate(): Promise<SinkCandidate> {
@@ -227,6 +270,17 @@ export async function duckdbAppenderValuesCandidate(): Promise<SinkCandidate> {
             appendNullable(appender, row.height, () => appender.appendInteger(row.height!));
             appender.appendVarchar(row.run_id);
             appender.appendTimestamp(timestampValue(BigInt(row.processed_at) * 1000n));
+            const detections = row.detections ?? null;
+            const keypoints = row.keypoints ?? null;
+            appendNullable(appender, detections, () =>
+              appender.appendList(listValue(detections!.map((d) => structValue({ label: d.label, score: d.score, x: d.x, y: d.y, w: d.w, h: d.h }))), DETECTIONS_DUCKDB),
+            );
+            appendNullable(appender, keypoints, () =>
+              appender.appendList(listValue(keypoints!.map((k) => listValue(Array.from(k) as DuckDBValue[]))), KEYPOINTS_DUCKDB),
+            );
+            appendNullable(appender, row.count ?? null, () => appender.appendInteger(row.count!));
+            appendNullable(appender, row.max_area_ratio ?? null, () => appender.appendFloat(row.max_area_ratio!));
+            appendNullable(appender, row.sum_area_ratio ?? null, () => appender.appendFloat(row.sum_area_ratio!));
             appender.endRow();
           }
         },
@@ -243,17 +297,45 @@ export async function duckdbAppenderValuesCandidate(): Promise<SinkCandidate> {
   };
 }
 
+type RawChunk = DuckDBDataChunk['chunk'];
+type RawVector = Parameters<typeof DuckDBVector.create>[0];
+
+/** The few functions of DuckDB's C API (`@duckdb/node-bindings`) that `duckdbDataChunkCandidate` calls. */
+interface DuckDBCApi {
+  vector_size(): number;
+  data_chunk_get_vector(chunk: RawChunk, columnIndex: number): RawVector;
+  vector_ensure_validity_writable(vector: RawVector): void;
+  vector_assign_string_element(vector: RawVector, index: number, value: string): void;
+  list_vector_get_child(vector: RawVector): RawVector;
+  list_vector_set_size(vector: RawVector, size: number): void;
+  list_vector_reserve(vector: RawVector, capacity: number): void;
+  struct_vector_get_child(vector: RawVector, index: number): RawVector;
+  copy_data_to_vector(target: RawVector, targetByteOffset: number, source: ArrayBuffer, sourceByteOffset: number, byteCount: number): void;
+  copy_data_to_vector_validity(target: RawVector, targetByteOffset: number, source: ArrayBuffer, sourceByteOffset: number, byteCount: number): void;
+}
+
 /**
- * DuckDB fed with raw data chunks through @duckdb/node-bindings (the C API, a dependency of
- * @duckdb/node-api): strings assigned one call each, numbers, validity and each embedding copied
- * into the vectors as bytes (`copy_data_to_vector`), then COPY TO parquet. The fastest way into
- * DuckDB from Node found; validity must be copied in too (`vector_get_validity` returns a copy).
+ * The C API bindings that @duckdb/node-api itself loads, resolved from node-api's own folder: not
+ * a dependency of this project, and always the very module (and native library) whose chunk and
+ * vector handles node-api hands out; a second copy would reject them.
+ */
+function duckdbCApi(): DuckDBCApi {
+  const nodeApi = createRequire(import.meta.url).resolve('@duckdb/node-api');
+  return createRequire(nodeApi)('@duckdb/node-bindings') as DuckDBCApi;
+}
+
+/**
+ * DuckDB fed with raw data chunks through the C API under @duckdb/node-api (`duckdbCApi`): strings
+ * assigned one call each, numbers, validity and each embedding copied into the vectors as bytes
+ * (`copy_data_to_vector`), then COPY TO parquet. The fastest way into DuckDB from Node found;
+ * validity must be copied in too (`vector_get_validity` returns a copy). node-api's public vectors
+ * take one value object per list element (the `duckdb-appender` candidate's cost).
  */
 export async function duckdbDataChunkCandidate(): Promise<SinkCandidate> {
   const { instance, connection } = await duckdbPartTable();
-  const db = duckdbBindings;
+  const db = duckdbCApi();
   const vectorSize = db.vector_size();
-  type Vector = ReturnType<typeof db.data_chunk_get_vector>;
+  type Vector = RawVector;
 
   /** Validity words for one chunk, all valid until `invalidate`; copied in by `flush`. */
   const validity = () => {
@@ -325,6 +407,13 @@ export async function duckdbDataChunkCandidate(): Promise<SinkCandidate> {
     numbers(vec(10), new Int32Array(n), rows.map((r) => r.height));
     strings(vec(11), rows.map((r) => r.run_id));
     numbers(vec(12), new BigInt64Array(n), rows.map((r) => BigInt(r.processed_at) * 1000n));
+    // Detector columns: the workloads have no detector rows, so only their nulls are written.
+    if (rows.some((r) => r.detections || r.keypoints)) throw new Error('duckdb-chunks writes no detections or keypoints (the sink workloads have none)');
+    listEntries(vec(13), rows.map(() => null));
+    listEntries(vec(14), rows.map(() => null));
+    numbers(vec(15), new Int32Array(n), rows.map((r) => r.count ?? null));
+    numbers(vec(16), new Float32Array(n), rows.map((r) => r.max_area_ratio ?? null));
+    numbers(vec(17), new Float32Array(n), rows.map((r) => r.sum_area_ratio ?? null));
     chunk.rowCount = n;
   };
 
