@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog, ImageRef } from '../src/catalog/Catalog.js';
 import { RunPlanDir } from '../src/plan/manifest.js';
 import { planRun } from '../src/plan/planRun.js';
-import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
 import { freePort, redisUnavailable, REDIS_SERVER } from './util/redisServer.js';
 
 const tmp = tempDir('imgpipe-bad-input-');
@@ -20,7 +20,8 @@ const wh = path.join(tmp.dir, 'wh');
 const parts = path.join(tmp.dir, 'partitions');
 afterAll(() => tmp.cleanup());
 
-const planOnly = (args: string[]) => imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'quality-basic', '--plan-only', '--json', ...args]);
+// Planning only, in this process (no node start-up per case): nothing here scores an image.
+const planOnly = (args: string[]) => imgpipeInProcess(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'quality-basic', '--plan-only', '--json', ...args]);
 const plans = () => (existsSync(parts) ? readdirSync(parts) : []);
 const TABLES = 'image, image_bytes, categorylinks, category_parent';
 
@@ -50,9 +51,9 @@ describe('--sql reads only the warehouse', () => {
     ['LOAD httpfs', 'imgpipe: error: Expected one SELECT statement for --sql but received a LOAD statement\n'],
     ['SET enable_external_access = true', 'imgpipe: error: Expected one SELECT statement for --sql but received a SET statement\n'],
     ['SELECT image_name FROM image; SET enable_external_access = true', 'imgpipe: error: --sql must be exactly one SELECT statement, found 2\n'],
-  ])('%s → exit 2, nothing planned, no file content', (sql, message) => {
+  ])('%s → exit 2, nothing planned, no file content', async (sql, message) => {
     const fill = (s: string) => s.replaceAll('OUTSIDE', outside).replaceAll('WH', wh);
-    const r = planOnly(['--sql', fill(sql)]);
+    const r = await planOnly(['--sql', fill(sql)]);
     expect(r.stderr).toBe(fill(message));
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
@@ -62,18 +63,18 @@ describe('--sql reads only the warehouse', () => {
     expect(r.stderr.replace('"/etc/hostname"', '')).not.toContain(hostname);
   });
 
-  it('a symbolic link inside the warehouse to a file outside is refused; a linked warehouse still works', () => {
+  it('a symbolic link inside the warehouse to a file outside is refused; a linked warehouse still works', async () => {
     mkdirSync(path.join(wh, 'links'), { recursive: true });
     symlinkSync(outside, path.join(wh, 'links', 'other.parquet'));
     try {
-      const r = planOnly(['--sql', `SELECT image_name FROM read_parquet(${lit(path.join(wh, 'links', 'other.parquet'))})`]);
+      const r = await planOnly(['--sql', `SELECT image_name FROM read_parquet(${lit(path.join(wh, 'links', 'other.parquet'))})`]);
       expect(r.stderr).toBe(refused(path.join(wh, 'links', 'other.parquet')));
       expect(r.code).toBe(2);
     } finally {
       rmSync(path.join(wh, 'links'), { recursive: true });
     }
     symlinkSync(wh, path.join(tmp.dir, 'wh-link'));
-    const linked = imgpipe(['run', '--warehouse', path.join(tmp.dir, 'wh-link'), '--partitions-dir', parts, '--model', 'quality-basic', '--plan-only', '--json', '--sql', 'SELECT image_name FROM image LIMIT 2']);
+    const linked = await imgpipeInProcess(['run', '--warehouse', path.join(tmp.dir, 'wh-link'), '--partitions-dir', parts, '--model', 'quality-basic', '--plan-only', '--json', '--sql', 'SELECT image_name FROM image LIMIT 2']);
     expect(linked.code, linked.stderr).toBe(0);
     expect(JSON.parse(linked.stdout).selected).toBe(2);
     rmSync(path.join(parts, JSON.parse(linked.stdout).run_id), { recursive: true });
@@ -93,10 +94,10 @@ describe('--sql reads only the warehouse', () => {
     expect(first.code, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout).selected).toBe(5);
 
-    const fromResults = planOnly(['--sql', "SELECT image_name FROM scored WHERE status = 'ok'"]);
+    const fromResults = await planOnly(['--sql', "SELECT image_name FROM scored WHERE status = 'ok'"]);
     expect(fromResults.code, fromResults.stderr).toBe(0);
     expect(JSON.parse(fromResults.stdout).selected).toBe(5);
-    const fromFile = planOnly(['--sql', `SELECT image_name FROM read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) LIMIT 3`]);
+    const fromFile = await planOnly(['--sql', `SELECT image_name FROM read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) LIMIT 3`]);
     expect(fromFile.code, fromFile.stderr).toBe(0);
     expect(JSON.parse(fromFile.stdout).selected).toBe(3);
 
@@ -109,18 +110,18 @@ describe('--sql reads only the warehouse', () => {
 });
 
 describe('--sql rows without an image_name', () => {
-  it('NULL or empty names are counted, with the first row', () => {
+  it('NULL or empty names are counted, with the first row', async () => {
     const sql = "SELECT image_name FROM (SELECT image_name FROM image ORDER BY 1 LIMIT 16) UNION ALL SELECT '' UNION ALL SELECT NULL UNION ALL SELECT NULL";
-    const r = planOnly(['--sql', sql]);
+    const r = await planOnly(['--sql', sql]);
     expect(r.stderr).toBe("imgpipe: error: --sql returned 3 rows whose image_name is NULL or empty (first at row 17); filter them out, e.g. WHERE image_name <> ''\n");
     expect(r.code).toBe(2);
-    const one = planOnly(['--sql', 'SELECT NULL AS image_name']);
+    const one = await planOnly(['--sql', 'SELECT NULL AS image_name']);
     expect(one.stderr).toBe("imgpipe: error: --sql returned 1 row whose image_name is NULL or empty (first at row 1); filter them out, e.g. WHERE image_name <> ''\n");
     expect(plans().filter((d) => !existsSync(path.join(parts, d, 'run.json')))).toEqual([]);
   });
 
-  it('a query without an image_name column says so, without imgpipe\'s own query', () => {
-    const r = planOnly(['--sql', 'SELECT page_id FROM image']);
+  it('a query without an image_name column says so, without imgpipe\'s own query', async () => {
+    const r = await planOnly(['--sql', 'SELECT page_id FROM image']);
     expect(r.stderr).toBe('imgpipe: error: --sql must return a column named image_name: Binder Error: Values list "s" does not have a column named "image_name"\n');
     expect(r.code).toBe(2);
   });
@@ -148,32 +149,32 @@ describe('--sql rows without an image_name', () => {
 });
 
 describe('--batch-size against the card\'s input tensors', () => {
-  it('refuses a batch whose tensors exceed 2 GiB, naming the estimate and the largest that fits', () => {
-    const r = planOnly(['--all', '--batch-size', '4096']);
+  it('refuses a batch whose tensors exceed 2 GiB, naming the estimate and the largest that fits', async () => {
+    const r = await planOnly(['--all', '--batch-size', '4096']);
     expect(r.stderr).toBe('imgpipe: error: --batch-size 4096 needs about 3 GiB for 128x128x3 float32 inputs (4 batches in flight); at most 2730 fits in 2 GiB: pass --batch-size 2730 or less\n');
     expect(r.code).toBe(2);
-    const over = planOnly(['--all', '--batch-size', '2731']);
+    const over = await planOnly(['--all', '--batch-size', '2731']);
     expect(over.stderr).toMatch(/^imgpipe: error: --batch-size 2731 needs about 2 GiB for 128x128x3 float32 inputs \(4 batches in flight\); at most 2730 fits in 2 GiB/);
     expect(over.code).toBe(2);
-    const fits = planOnly(['--all', '--batch-size', '2730']);
+    const fits = await planOnly(['--all', '--batch-size', '2730']);
     expect(fits.code, fits.stderr).toBe(0);
   });
 
-  it('checks a resumed run against its plan\'s card', () => {
-    const planned = planOnly(['--all']);
+  it('checks a resumed run against its plan\'s card', async () => {
+    const planned = await planOnly(['--all']);
     expect(planned.code, planned.stderr).toBe(0);
     const runId = JSON.parse(planned.stdout).run_id as string;
-    const r = imgpipe(['run', '--resume', runId, '--partitions-dir', parts, '--batch-size', '4000']);
+    const r = await imgpipeInProcess(['run', '--resume', runId, '--partitions-dir', parts, '--batch-size', '4000']);
     expect(r.stderr).toBe('imgpipe: error: --batch-size 4000 needs about 2.9 GiB for 128x128x3 float32 inputs (4 batches in flight); at most 2730 fits in 2 GiB: pass --batch-size 2730 or less\n');
     expect(r.code).toBe(2);
   });
 
-  it('a card too large for even one image says so', () => {
+  it('a card too large for even one image says so', async () => {
     const card = JSON.parse(readFileSync(path.join(REPO, 'models', 'quality-basic', 'model.json'), 'utf8'));
     card.input.height = 8192;
     card.input.width = 8192;
     const file = writeCard('huge', card);
-    const r = planOnly(['--model', file, '--all', '--batch-size', '1']);
+    const r = await planOnly(['--model', file, '--all', '--batch-size', '1']);
     expect(r.stderr).toBe('imgpipe: error: --batch-size 1 needs about 3 GiB for 8192x8192x3 float32 inputs (4 batches in flight); not even 1 fits in 2 GiB: use a card with a smaller input.height and input.width\n');
     expect(r.code).toBe(2);
   });
@@ -188,11 +189,11 @@ function writeCard(name: string, card: unknown): string {
 }
 
 describe('model cards through the CLI', () => {
-  it('a std of 0 is refused at load with its dotted name', () => {
+  it('a std of 0 is refused at load with its dotted name', async () => {
     const card = JSON.parse(readFileSync(path.join(REPO, 'models', 'quality-basic', 'model.json'), 'utf8'));
     card.input.std = [1, 0, 1];
     const file = writeCard('zero-std', card);
-    const r = planOnly(['--model', file, '--all']);
+    const r = await planOnly(['--model', file, '--all']);
     expect(r.stderr).toBe(`imgpipe: error: Invalid model card ${file}: Expected a finite number above 0 for input.std[1] but received 0 of type number\n`);
     expect(r.code).toBe(2);
   });
@@ -208,8 +209,8 @@ describe('Redis passwords with an unencoded "@"', () => {
     ['redis://u:p@ss@', EXAMPLE, 'redis://u:***@'],
     ['redis://:p@ss#w@127.0.0.1:6379', UNAMBIGUOUS, 'redis://:***@127.0.0.1:6379'],
     ['redis://:p@ss?w@127.0.0.1:6379', UNAMBIGUOUS, 'redis://:***@127.0.0.1:6379'],
-  ])('%s is refused with the password masked whole', (url, expected, shown) => {
-    const r = imgpipe([...run(), '--redis', url], { env: { REDIS_URL: '' } });
+  ])('%s is refused with the password masked whole', async (url, expected, shown) => {
+    const r = await imgpipeInProcess([...run(), '--redis', url], { env: { REDIS_URL: '' } });
     expect(r.stderr).toBe(`imgpipe: error: Expected ${expected} for --redis but received ${JSON.stringify(shown)} of type string\n`);
     expect(r.code).toBe(2);
     expect(r.stderr).not.toMatch(/p\/ss|ss#w|ss\?w|p@ss|ss@127/);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/model/loadModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
 import { readTrainingRecord } from '../src/train/TrainingRecord.js';
-import { imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeCollect, lit, query, tempDir, imgpipeInProcess } from './util/cli.js';
 import { HiveServer2TestServer } from './util/hiveServer2.js';
 
 const tmp = tempDir('imgpipe-train-');
@@ -37,6 +37,8 @@ interface TrainJson {
 }
 
 const train = (...args: string[]) => imgpipe(['train', '--warehouse', wh, '--partitions-dir', parts, '--out-dir', models, '--snapshot', SNAPSHOT, '--quiet', ...args]);
+/** The same in this process, for usage errors that end before anything is embedded. */
+const trainInProcess = (...args: string[]) => imgpipeInProcess(['train', '--warehouse', wh, '--partitions-dir', parts, '--out-dir', models, '--snapshot', SNAPSHOT, '--quiet', ...args]);
 const trainJson = (...args: string[]): TrainJson => {
   const r = train('--json', ...args);
   if (r.code !== 0) throw new Error(`imgpipe train exited ${r.code}: ${r.stderr}`);
@@ -156,8 +158,8 @@ describe('bad usage fails fast with exit 2 and a message that names the problem'
     [['--backbone', 'color-embed', '--category', 'Sunsets', '--category', 'Night_scenes', '--name', 'Bad Name'], /Expected a model name of lower-case letters, digits, "\.", "_" or "-" for --name but received "Bad Name"/],
     [['--backbone', 'color-embed', '--category', 'Sunsets', '--category', 'Night_scenes', '--name', 'sunset-vs-night'], /A model named sunset-vs-night already exists at .*; pass --force to replace it/],
     [['--category', 'Sunsets', '--category', 'Night_scenes'], /--backbone NAME\|CARD is required/],
-  ])('train %j', (args, message) => {
-    const r = train(...args);
+  ])('train %j', async (args, message) => {
+    const r = await trainInProcess(...args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
   });
@@ -223,8 +225,8 @@ describe('imgpipe train from a list of labelled images (--labels FILE, --labels-
     [['--labels', 'LABELS'], '--name NAME is required with --labels and --labels-sql'],
     [['--labels-sql', 'SELECT image_name FROM image', '--name', 'x'], '--labels-sql must return columns named image_name and label'],
     [['--labels-sql', "SELECT image_name, 'a' AS label FROM image", '--name', 'x'], 'Expected at least 2 distinct labels in --labels-sql but received 1 ("a")'],
-  ])('train %j exits 2', (args, message) => {
-    const r = train('--backbone', 'color-embed', ...args.map((a) => (a === 'LABELS' ? labelsCsv : a)));
+  ])('train %j exits 2', async (args, message) => {
+    const r = await trainInProcess('--backbone', 'color-embed', ...args.map((a) => (a === 'LABELS' ? labelsCsv : a)));
     expect(r.code, r.stderr).toBe(2);
     expect(r.stderr).toContain(message);
   });
