@@ -17,8 +17,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildProgram } from '../src/cli/program.js';
 import { RESULT_COLUMNS } from '../src/sink/resultRow.js';
-import { CLI, imgpipe, lit, query, REPO, tempDir } from './util/cli.js';
+import { CLI, imgpipe, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-engines-');
 const wh = path.join(tmp.dir, 'wh');
@@ -42,13 +43,13 @@ const astOf = (file: string) =>
     function_lists: Record<string, string[]>;
   };
 
-/** Every long flag a command's --help lists. */
+/** Every long flag a command's --help lists (the help text of the program `imgpipe` runs, built in this process). */
 const helpFlags = new Map<string, Set<string>>();
 function flagsOf(command: string): Set<string> {
   if (!helpFlags.has(command)) {
-    const r = imgpipe([command, '--help']);
-    expect(r.code, r.stderr).toBe(0);
-    helpFlags.set(command, new Set(r.stdout.match(/--[a-z][a-z0-9-]*/g) ?? []));
+    const sub = buildProgram().commands.find((c) => c.name() === command);
+    expect(sub, `imgpipe ${command}`).toBeDefined();
+    helpFlags.set(command, new Set(sub!.helpInformation().match(/--[a-z][a-z0-9-]*/g) ?? []));
   }
   return helpFlags.get(command)!;
 }
@@ -129,17 +130,17 @@ describe('--output-metadata writes what --json prints', () => {
     expect(JSON.parse(r.stdout).model).toMatch(/sunsets-vs-night_scenes/);
   }, 300_000);
 
-  it('a folder, or an empty path, is refused with exit 2 before any work; a failed command writes no file', () => {
+  it('a folder, or an empty path, is refused with exit 2 before any work; a failed command writes no file', async () => {
     for (const [args, message] of [
       [['run', '--warehouse', wh, '--model', 'quality-basic', '--all', '--output-metadata', tmp.dir], `imgpipe: error: Expected a file path for --output-metadata but ${tmp.dir} is a folder`],
       [['report', 'x', '--output-metadata', ''], 'imgpipe: error: Expected a file path for --output-metadata but received ""'],
       [['train', '--warehouse', wh, '--backbone', 'color-embed', '--category', 'A', '--output-metadata', tmp.dir], `imgpipe: error: Expected a file path for --output-metadata but ${tmp.dir} is a folder`],
     ] as const) {
-      const r = imgpipe([...args]);
+      const r = await imgpipeInProcess([...args]);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(message);
     }
-    const failed = imgpipe(['run', '--warehouse', wh, '--model', 'no-such-model', '--all', '--output-metadata', meta('never.json')]);
+    const failed = await imgpipeInProcess(['run', '--warehouse', wh, '--model', 'no-such-model', '--all', '--output-metadata', meta('never.json')]);
     expect(failed.code).toBe(2);
     expect(existsSync(meta('never.json'))).toBe(false);
   }, 120_000);
