@@ -1,7 +1,7 @@
 /**
  * The table layer under faults (issue 11), through the public CLI on a demo warehouse, with DuckDB
  * as the independent reader: a SIGKILL at every rename of a commit (IMGPIPE_FAULT_EXIT_AFTER_RENAME),
- * runs started at the same instant, a stale lock with two contenders, concurrent registrations, a
+ * runs (and bare lock contenders, many rounds) started at the same instant, a stale lock with two contenders, concurrent registrations, a
  * missing snapshot folder.
  */
 import { spawn } from 'node:child_process';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { imgpipe, imgpipeCollect, lit, query, REPO, tempDir, type CliResult } from './util/cli.js';
+import { lockContenders } from './util/lockContender.js';
 
 const tmp = tempDir('imgpipe-faults-');
 const wh = path.join(tmp.dir, 'wh');
@@ -130,10 +131,31 @@ function lockIntervals(stderr: string, file: string): { from: number; to: number
 const overlaps = (a: { from: number; to: number }, b: { from: number; to: number }) => a.from < b.to && b.from < a.to;
 
 describe('one writer per table', () => {
-  it('two runs started at the same instant, 20 rounds: never both hold the lock; the loser exits 2 naming the holder', async () => {
+  it('two lock contenders (processes) started at the same instant, 40 rounds: never both hold the lock; the loser is refused naming the holder', async () => {
+    const lockFile = path.join(wh, 'contended', '_lock.json');
+    let refused = 0;
+    for (let round = 0; round < 40; round++) {
+      const results = await lockContenders(lockFile, 2);
+      const held = results.filter((r) => 'acquired' in r);
+      expect(held.length, `round ${round}: ${JSON.stringify(results)}`).toBeGreaterThan(0);
+      for (const r of results) {
+        if ('refused' in r) {
+          refused++;
+          expect(r.refused).toMatch(/^Table .*contended is being written by run contender-[01] \(pid \d+ on /);
+        }
+      }
+      if (held.length === 2) expect(overlaps(held[0] as { from: number; to: number }, held[1] as { from: number; to: number }), `round ${round}: ${JSON.stringify(held)}`).toBe(false);
+      expect(existsSync(lockFile)).toBe(false);
+    }
+    expect(refused).toBeGreaterThan(0); // they did meet
+  }, 600_000);
+
+  // The same race through the CLI: the refusal reaches the user as exit 2, and the table is one run's.
+  // Fewer rounds (each is two whole runs); the lock's exclusion is exercised 40 times above.
+  it('two runs started at the same instant, 5 rounds: never both hold the lock; the loser exits 2 naming the holder', async () => {
     const lockFile = path.join(wh, 'race', '_lock.json');
     let refused = 0;
-    for (let round = 0; round < 20; round++) {
+    for (let round = 0; round < 5; round++) {
       const results = await Promise.all([0, 1].map(() => imgpipeCollect(runArgs('race', '2026-08-03'), { IMGPIPE_LOG_LEVEL: 'info' })));
       for (const r of results) {
         if (r.code === 2) {
@@ -153,15 +175,32 @@ describe('one writer per table', () => {
     expect(check('race').report).toEqual({ clean: true, problems: [] });
   }, 600_000);
 
-  it('a stale lock (its pid is dead) is taken over by exactly one of two contenders', async () => {
+  const writeDeadLock = async (lockFile: string) => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    const now = new Date().toISOString();
+    rmSync(path.dirname(lockFile), { recursive: true, force: true });
+    mkdirSync(path.dirname(lockFile), { recursive: true });
+    writeFileSync(lockFile, JSON.stringify({ run_id: 'dead-run', pid: dead.pid, host: os.hostname(), started_at: now, heartbeat_at: now }) + '\n');
+  };
+
+  it('a stale lock (its pid is dead) is taken over by exactly one of two contender processes, 20 rounds', async () => {
+    const lockFile = path.join(wh, 'stale-contended', '_lock.json');
+    for (let round = 0; round < 20; round++) {
+      await writeDeadLock(lockFile);
+      const results = await lockContenders(lockFile, 2);
+      const held = results.filter((r) => 'acquired' in r) as { how: string; from: number; to: number }[];
+      expect(held.filter((r) => r.how === 'took over'), `round ${round}: ${JSON.stringify(results)}`).toHaveLength(1);
+      if (held.length === 2) expect(overlaps(held[0]!, held[1]!)).toBe(false);
+      expect(existsSync(lockFile)).toBe(false);
+      expect(existsSync(`${lockFile}.takeover`)).toBe(false);
+    }
+  }, 600_000);
+
+  it('a stale lock (its pid is dead) is taken over by exactly one of two runs', async () => {
     const lockFile = path.join(wh, 'stale', '_lock.json');
-    for (let round = 0; round < 5; round++) {
-      const dead = spawn(process.execPath, ['-e', '']);
-      await new Promise((resolve) => dead.on('exit', resolve));
-      const now = new Date().toISOString();
-      rmSync(path.dirname(lockFile), { recursive: true, force: true });
-      mkdirSync(path.dirname(lockFile), { recursive: true });
-      writeFileSync(lockFile, JSON.stringify({ run_id: 'dead-run', pid: dead.pid, host: os.hostname(), started_at: now, heartbeat_at: now }) + '\n');
+    for (let round = 0; round < 2; round++) {
+      await writeDeadLock(lockFile);
       const results = await Promise.all([0, 1].map(() => imgpipeCollect(runArgs('stale', '2026-08-04'), { IMGPIPE_LOG_LEVEL: 'info' })));
       for (const r of results) if (r.code !== 0) expect(r.code, r.stderr).toBe(2);
       const intervals = results.map((r) => lockIntervals(r.stderr, lockFile));
