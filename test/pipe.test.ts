@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
 import { RESULT_ARROW_SCHEMA } from '../src/sink/resultArrowSchema.js';
 import { RESULT_COLUMNS } from '../src/sink/resultRow.js';
-import { imgpipe, lit, query, REPO, tempDir } from './util/cli.js';
+import { imgpipe, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
 import { arrowStreamChunks, endsWithEos, feed, readArrowStream, spawnPipe } from './util/pipeProcess.js';
 
 const tmp = tempDir('imgpipe-pipe-');
@@ -171,10 +171,8 @@ describe('error rows', () => {
 
 describe('bad flags and cards exit 2 before stdin is read', () => {
   // stdin stays open and empty: a command that read it would hang until the test times out.
-  const refuse = async (args: string[]) => {
-    const { done } = spawnPipe(args);
-    return done;
-  };
+  // Refused before any input is read: in this process (no node start-up per case).
+  const refuse = (args: string[]) => imgpipeInProcess(['pipe', ...args]);
   const badCard = () => {
     const dir = path.join(tmp.dir, 'bad-card');
     cpSync(path.join(REPO, 'models', 'quality-basic'), dir, { recursive: true });
