@@ -2,7 +2,7 @@
  * Test helpers: run the built CLI (`dist/`, built by `npm test` before vitest) as a user would, and
  * read Parquet back with DuckDB, an independent reader.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -85,4 +85,29 @@ export async function waitFor<T>(what: string, probe: () => T | null | undefined
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * Start `imgpipe run ARGS` with `IMGPIPE_FAULT_HOLD_AFTER_DONE=partitions` (src/sink/faultHook.ts):
+ * it commits that many partitions, then holds every later one until killed. Resolves once it says it
+ * holds, so the caller acts on a run that is provably mid-way (its lock held, `partitions` done, the
+ * rest not) however fast the machine; rejects if it ends before.
+ */
+export async function imgpipeHeld(args: string[], partitions: number, timeoutMs = 240_000): Promise<{ child: ChildProcess; stderr: () => string; closed: Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, IMGPIPE_FAULT_HOLD_AFTER_DONE: String(partitions) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stdout.resume();
+  child.stderr.on('data', (d) => (stderr += d));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  try {
+    await waitFor(`the run to hold after ${partitions} committed partitions`, () => {
+      if (stderr.includes(`IMGPIPE_FAULT_HOLD_AFTER_DONE=${partitions}: holding`)) return true;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the run ended (exit ${child.exitCode ?? child.signalCode}) before it held:\n${stderr}`);
+      return null;
+    }, timeoutMs);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return { child, stderr: () => stderr, closed };
 }
