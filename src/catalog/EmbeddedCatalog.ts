@@ -19,9 +19,9 @@ import { duckdbString } from './sqlQuote.js';
 import { CARRYABLE } from '../plan/incremental.js';
 import { emptyNamesError } from '../plan/planRun.js';
 import type { CarriedRows, Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
-import { EmbeddedMetastore } from './EmbeddedMetastore.js';
+import { EmbeddedMetastore } from '../warehouse/EmbeddedMetastore.js';
 import { mediawikiDuckdbViewsSql, type MediaWikiSource } from './mediawikiSource.js';
-import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
+import { SOURCE_TABLE_NAMES } from '../warehouse/warehouseSchema.js';
 
 export class EmbeddedCatalog implements Catalog {
   private closed = false;

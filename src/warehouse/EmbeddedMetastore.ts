@@ -20,9 +20,9 @@ import type { Logger } from 'pino';
 import { LocalTableStore } from '../sink/LocalTableStore.js';
 import { TableLock } from '../sink/TableLock.js';
 import { getLogger } from '../util/log.js';
-import { checkIdentifier, duckdbIdentifier, duckdbString } from './sqlQuote.js';
+import { checkIdentifier, duckdbIdentifier, duckdbString } from '../catalog/sqlQuote.js';
 import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
-import type { PartitionRegistration } from './Catalog.js';
+import type { PartitionRegistration } from '../catalog/Catalog.js';
 
 export interface PartitionEntry {
   location: string;

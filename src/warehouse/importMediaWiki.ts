@@ -19,8 +19,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
-import { MEDIAWIKI_TABLES, mediawikiPartitionDir, type MediaWikiSource, type MediaWikiTable } from './mediawikiSource.js';
-import { duckdbIdentifier, duckdbString } from './sqlQuote.js';
+import { MEDIAWIKI_TABLES, mediawikiPartitionDir, type MediaWikiSource, type MediaWikiTable } from '../catalog/mediawikiSource.js';
+import { duckdbIdentifier, duckdbString } from '../catalog/sqlQuote.js';
 import { WAREHOUSE_MARKER } from './WarehouseWriter.js';
 
 /** The columns kept per table and their DuckDB types. */
