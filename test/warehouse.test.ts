@@ -12,7 +12,8 @@ import sharp from 'sharp';
 import { Command } from 'commander';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { SOURCE_TABLES, SOURCE_TABLE_NAMES, type SourceTableName } from '../src/warehouse/warehouseSchema.js';
-import { WarehouseWriter, type ImageRow } from '../src/warehouse/WarehouseWriter.js';
+import type { ImageRow } from '../src/warehouse/warehouseRows.js';
+import { WarehouseWriter } from '../src/warehouse/WarehouseWriter.js';
 import { initWarehouse } from '../src/warehouse/initWarehouse.js';
 import { importFolder } from '../src/warehouse/importFolder.js';
 import {
@@ -184,7 +185,7 @@ describe('WarehouseWriter', () => {
     const w = await WarehouseWriter.create(wh);
     try {
       await w.stage({ image: [imageRow('A.png', 'a1')] });
-      await expect(WarehouseWriter.create(wh)).rejects.toThrow(/already has an open writer/);
+      await expect(WarehouseWriter.create(wh)).rejects.toThrow(/is already locked by this process/);
     } finally {
       w.close(); // uncommitted rows are dropped
     }

@@ -22,7 +22,7 @@ import { UsageError } from '../util/errors.js';
 import { replaceFileWith } from '../util/atomicWrite.js';
 import { MEDIAWIKI_TABLES, mediawikiPartitionDir, type MediaWikiSource, type MediaWikiTable } from '../catalog/mediawikiSource.js';
 import { duckdbIdentifier, duckdbString } from '../catalog/sqlQuote.js';
-import { WAREHOUSE_MARKER } from './WarehouseWriter.js';
+import { WAREHOUSE_MARKER } from './warehouseLayout.js';
 
 /** The columns kept per table and their DuckDB types. */
 export const MEDIAWIKI_COLUMN_TYPES: Record<MediaWikiTable, readonly (readonly [string, string])[]> = {

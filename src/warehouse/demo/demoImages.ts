@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import sharp from 'sharp';
 import type { ErrorReason } from '../../util/errors.js';
-import type { CategoryParentRow } from '../WarehouseWriter.js';
+import type { CategoryParentRow } from '../warehouseRows.js';
 
 export interface DemoImage {
   name: string; // Commons-style file name
