@@ -21,8 +21,8 @@ import {
   DEMO_CATEGORY_PARENTS,
   DEMO_EXPECTED_ERRORS,
   demoImages,
-  pngDeclaring,
 } from '../src/warehouse/demo/demoImages.js';
+import { pngDeclaring } from '../src/warehouse/demo/pngDeclaring.js';
 import { pageIdFor, sniffFormat } from '../src/warehouse/imageFacts.js';
 import { registerWarehouseCommand } from '../src/cli/warehouseCommand.js';
 import { UsageError } from '../src/util/errors.js';
