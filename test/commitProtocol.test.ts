@@ -204,6 +204,9 @@ class ListCatalog implements Catalog {
       yield this.names.slice(i, i + batchSize).map((n, j) => ({ image_name: n, page_id: BigInt(2 ** 53) + BigInt(i + j), sha1: null }));
     }
   }
+  async *selectLabels(): AsyncGenerator<{ image_name: string; label: string | null }[]> {
+    throw new Error('ListCatalog has no labels');
+  }
   describe(): string {
     return 'list';
   }

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
+import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
 import { imgpipe, imgpipeHeld, lit, query, REPO, tempDir } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-e2e-');

@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HiveByteSource } from '../src/bytes/HiveByteSource.js';
-import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
+import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
 import { HiveConnection } from '../src/catalog/hive/HiveConnection.js';
 import { addResultPartitionDdl, createResultTableDdl } from '../src/catalog/hive/hiveDdl.js';
 import { resolveHiveSettings } from '../src/catalog/hive/hiveSettings.js';
