@@ -6,7 +6,12 @@
  * run; skipped, with the reason printed, where mount is not allowed, or with `--no-disk-full`)
  * (scripts/chaos/chaosRun.ts). Prints, per run and in total: partitions, kills, faults, lost,
  * duplicated, extra, failed partitions and leftovers. Exits 1 if anything was lost, duplicated or
- * left behind.
+ * left behind, or a run failed.
+ *
+ * Seeds: run k (from 1) of `--seed S` uses seed S + k − 1 for its random choices
+ * (scripts/chaos/chaosSchedule.ts); without `--seed` S is fresh. S is printed at the start, each run's
+ * seed on its row's line before it, and a failing run's seed in its failure line, with the command
+ * that replays that run alone (`--runs 1 --seed` its seed, the other flags as given).
  *
  *   npm run chaos -- [--runs 5] [--copies 10] [--kills 10] [--partition-size 20] [--workers 3]
  *                    [--lock-ms 4000] [--redis-restarts 1] [--no-disk-full] [--seed N]
@@ -18,6 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chaosRun, type ChaosResult } from './chaos/chaosRun.js';
+import { chaosSeed, SEED_MAX } from './chaos/chaosSchedule.js';
 import { makeChaosWarehouse } from './chaos/chaosWarehouse.js';
 import { mountTmpfs, unmountTmpfs } from './chaos/fillDisk.js';
 import { startRedis, redisUnavailable } from './chaos/redisServer.js';
@@ -50,9 +56,13 @@ async function main(): Promise<number> {
   const workers = int('workers', values.workers, 1, 32);
   const lockMs = int('lock-ms', values['lock-ms'], 1000, 600_000);
   const redisRestarts = int('redis-restarts', values['redis-restarts'], 0, 100);
-  const seed = values.seed === undefined ? Date.now() % 1_000_000 : int('seed', values.seed, 0, 2 ** 31 - 2);
-  let state = seed || 1;
-  const random = () => (state = (state * 16807) % 2147483647) / 2147483647;
+  const seed = chaosSeed(values.seed, '--seed');
+  const runSeed = (i: number) => (seed + i) % (SEED_MAX + 1);
+  /** The command that replays run i alone: the flags as given, `--runs 1` and its seed. */
+  const replay = (i: number) => {
+    const flags = process.argv.slice(2).filter((a, j, all) => !['--runs', '--seed'].includes(a) && !['--runs', '--seed'].includes(all[j - 1]!) && !/^--(runs|seed)=/.test(a));
+    return `npm run chaos -- ${[...flags, '--runs', '1', '--seed', String(runSeed(i))].join(' ')}`;
+  };
 
   const why = redisUnavailable();
   if (why) {
@@ -83,26 +93,36 @@ async function main(): Promise<number> {
           diskFull = { tableLocation };
         }
       }
-      const r = await chaosRun({
-        redisRestarts,
-        diskFull,
-        cli: CLI,
-        redis,
-        passwordFile,
-        warehouse,
-        partitionsDir: path.join(tmp, 'partitions'),
-        queue: `chaos-${i}`,
-        snapshot: new Date(Date.UTC(2030, 0, 1 + i)).toISOString().slice(0, 10),
-        partitionSize,
-        workers,
-        kills,
-        lockMs,
-        random,
-      });
+      process.stdout.write(`run ${i + 1}: seed ${runSeed(i)}\n`);
+      let r: ChaosResult;
+      try {
+        r = await chaosRun({
+          redisRestarts,
+          diskFull,
+          cli: CLI,
+          redis,
+          passwordFile,
+          warehouse,
+          partitionsDir: path.join(tmp, 'partitions'),
+          queue: `chaos-${i}`,
+          snapshot: new Date(Date.UTC(2030, 0, 1 + i)).toISOString().slice(0, 10),
+          partitionSize,
+          workers,
+          kills,
+          lockMs,
+          seed: runSeed(i),
+        });
+      } catch (e) {
+        process.stdout.write(`run ${i + 1} (seed ${runSeed(i)}) FAILED: ${(e as Error).message}\nreplay it: ${replay(i)}\n`);
+        throw e;
+      }
       results.push(r);
       process.stdout.write(
         `${String(i + 1).padStart(3)}  ${String(r.partitions).padStart(10)}  ${String(r.workerKills).padStart(12)}  ${String(r.interruptedAttempts).padStart(20)}  ${String(r.finishedTwice).padStart(14)}  ${String(r.driverKills).padStart(12)}  ${String(r.redisRestarts).padStart(14)}  ${`${r.diskFullFaults} (${r.diskFullFailures})`.padStart(21)}  ${String(r.lost).padStart(4)}  ${String(r.duplicated).padStart(10)}  ${String(r.extra).padStart(5)}  ${String(r.failedPartitions).padStart(17)}  ${String(r.leftovers.length).padStart(9)}  ${String(r.loopMaxMs).padStart(11)}  ${r.elapsedS.toFixed(1).padStart(7)}\n`,
       );
+      if (r.lost + r.duplicated + r.extra + r.leftovers.length > 0) {
+        process.stdout.write(`run ${i + 1} (seed ${runSeed(i)}) FAILED: lost ${r.lost}, duplicated ${r.duplicated}, extra ${r.extra}, leftovers ${r.leftovers.length}; replay it: ${replay(i)}\n`);
+      }
       for (const l of r.leftovers) process.stdout.write(`     leftover: ${l}\n`);
       for (const f of r.result.failed_partitions as { partition: number; attempts: number; last_error: string }[]) {
         process.stdout.write(`     failed partition ${f.partition} after ${f.attempts} attempts: ${f.last_error.split('\n')[0]}\n`);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog, ImageRef } from '../src/catalog/Catalog.js';
 import { RunPlanDir } from '../src/plan/manifest.js';
 import { planRun } from '../src/plan/planRun.js';
-import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, REPO, tempDir, waitFor } from './util/cli.js';
 import { freePort, redisUnavailable, REDIS_SERVER } from './util/redisServer.js';
 
 const tmp = tempDir('imgpipe-bad-input-');
@@ -132,6 +132,9 @@ describe('--sql rows without an image_name', () => {
       async *select(): AsyncGenerator<ImageRef[]> {
         for (let i = 0; i < names.length; i += 2) yield names.slice(i, i + 2).map((n) => ({ image_name: n, page_id: null, sha1: null }));
       },
+      async *selectLabels(): AsyncGenerator<{ image_name: string; label: string | null }[]> {
+        throw new Error('not used by planning');
+      },
       describe: () => 'list',
       registerPartition: async () => {},
       close: () => {},
@@ -221,15 +224,12 @@ describe('Redis passwords with an unencoded "@"', () => {
     const server = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--requirepass', 'p@ss', '--save', '', '--appendonly', 'no', '--dir', tmp.dir], { stdio: 'ignore' });
     try {
       // Wait until Redis accepts connections, then start a worker: it prints its banner and waits.
-      for (let up = false, t = 0; !up && t < 100; t++) {
-        up = await canConnect(port);
-        if (!up) await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitFor('redis-server to accept connections', async () => ((await canConnect(port)) ? true : null), 30_000);
       const worker = spawn(process.execPath, [CLI, 'worker', '--redis', `redis://:p@ss@127.0.0.1:${port}`, '--queue', 'bad-input'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDIS_URL: '' } });
       let banner = '';
       worker.stderr.on('data', (d) => (banner += d));
       const exited = new Promise((resolve) => worker.on('close', resolve));
-      for (let t = 0; t < 200 && !banner.includes('waiting for partitions') && worker.exitCode === null; t++) await new Promise((r) => setTimeout(r, 50));
+      await waitFor('the worker banner (or its exit)', () => (banner.includes('waiting for partitions') || worker.exitCode !== null ? true : null), 25_000);
       worker.kill('SIGTERM');
       await exited;
       expect(banner).toContain(`queue bad-input at redis://:***@127.0.0.1:${port} (Redis `);

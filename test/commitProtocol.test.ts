@@ -11,7 +11,7 @@ import { Committer, type RunSummaryFile } from '../src/sink/Committer.js';
 import { LocalTableStore } from '../src/sink/LocalTableStore.js';
 import { TableLock } from '../src/sink/TableLock.js';
 import { UsageError } from '../src/util/errors.js';
-import { tempDir } from './util/cli.js';
+import { tempDir, waitFor } from './util/cli.js';
 
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => (tmp = tempDir('imgpipe-commit-')));
@@ -178,6 +178,8 @@ describe('table lock', () => {
     await lock.assertHeld();
     const thief = { run_id: 'run-b', pid: 1, host: 'elsewhere', started_at: 'x', heartbeat_at: new Date().toISOString(), token: 't' };
     writeFileSync(file, JSON.stringify(thief));
+    await waitFor('the heartbeat to find the lock taken', () => lock.lost || null, 10_000);
+    // Five more beats' time: a heartbeat that went on would overwrite the thief (that nothing happens can only be waited for).
     await new Promise((r) => setTimeout(r, 100));
     expect(lock.lost).toBe(true);
     await expect(lock.assertHeld()).rejects.toThrow(`Lost the lock ${file} of run run-a: it is now held by run run-b (pid 1 on elsewhere); nothing was published by this run`);
@@ -201,6 +203,9 @@ class ListCatalog implements Catalog {
     for (let i = 0; i < this.names.length; i += batchSize) {
       yield this.names.slice(i, i + batchSize).map((n, j) => ({ image_name: n, page_id: BigInt(2 ** 53) + BigInt(i + j), sha1: null }));
     }
+  }
+  async *selectLabels(): AsyncGenerator<{ image_name: string; label: string | null }[]> {
+    throw new Error('ListCatalog has no labels');
   }
   describe(): string {
     return 'list';

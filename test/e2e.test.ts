@@ -1,12 +1,13 @@
 /**
  * End to end through the CLI, in a temporary folder: init --demo, run each built-in model, then read
- * the committed tables back with DuckDB (an independent reader) and check the contract.
+ * the committed tables back with DuckDB (an independent reader) and check the contract. A run is
+ * killed while a fault hook holds it mid-way (IMGPIPE_FAULT_HOLD_AFTER_DONE), then resumed.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
-import { imgpipe, imgpipeAsync, imgpipeInProcess, lit, query, REPO, tempDir } from './util/cli.js';
+import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
+import { imgpipe, imgpipeHeld, imgpipeInProcess, lit, query, REPO, tempDir } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-e2e-');
 const wh = path.join(tmp.dir, 'wh');
@@ -149,32 +150,20 @@ describe('imgpipe run, embedding over a category tree', () => {
 describe('interrupted and resumed runs', () => {
   it('a run killed with SIGKILL and resumed gives the same table as an uninterrupted run', async () => {
     const args = ['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'color-embed', '--all', '--partition-size', '8', '--threads', '1', '--batch-size', '2', '--quiet'];
-    const child = imgpipeAsync([...args, '--snapshot', '2026-03-01']);
-    // Wait until a few partitions are done, then kill the driver without warning.
-    const runDir = await new Promise<string>((resolve, reject) => {
-      const timer = setInterval(() => {
-        const runs = existsSync(parts) ? readdirSync(parts).filter((d) => d.includes('color-embed') && existsSync(path.join(parts, d, 'run.json')) && JSON.parse(readFileSync(path.join(parts, d, 'run.json'), 'utf8')).snapshot === '2026-03-01') : [];
-        const done = runs.length ? readdirSync(path.join(parts, runs[0]!)).filter((f) => f.endsWith('.done.json')) : [];
-        if (done.length >= 3) {
-          clearInterval(timer);
-          child.kill('SIGKILL');
-          resolve(path.join(parts, runs[0]!));
-        }
-      }, 20);
-      child.on('exit', (code) => {
-        clearInterval(timer);
-        if (code !== null) reject(new Error(`the run finished (exit ${code}) before it could be interrupted`));
-      });
-    });
-    await new Promise((r) => child.on('close', r));
+    // The run commits 3 partitions and holds every later one (a fault hook): it is provably mid-way
+    // (3 of 38 done) when killed, however fast the machine.
+    const { child, closed } = await imgpipeHeld([...args, '--snapshot', '2026-03-01'], 3);
+    child.kill('SIGKILL');
+    await closed;
     expect(child.signalCode).toBe('SIGKILL');
+    const runDir = path.join(parts, readdirSync(parts).find((d) => existsSync(path.join(parts, d, 'run.json')) && JSON.parse(readFileSync(path.join(parts, d, 'run.json'), 'utf8')).snapshot === '2026-03-01')!);
     const runId = path.basename(runDir);
     const snapshotDir = path.join(wh, 'embeddings', 'model=color-embed-1', 'snapshot=2026-03-01');
     expect(existsSync(snapshotDir)).toBe(false); // nothing visible from the killed run
     const doneBefore = readdirSync(runDir).filter((f) => f.endsWith('.done.json'));
     const mtimes = Object.fromEntries(doneBefore.map((f) => [f, statSync(path.join(runDir, f)).mtimeMs]));
     const total = JSON.parse(readFileSync(path.join(runDir, 'run.json'), 'utf8')).partitions as number;
-    expect(doneBefore.length).toBeLessThan(total);
+    expect([doneBefore.length, total]).toEqual([3, Math.ceil(imageTable.length / 8)]);
 
     const resumed = imgpipe(['run', '--resume', runId, '--partitions-dir', parts, '--json', '--quiet']);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -187,7 +176,7 @@ describe('interrupted and resumed runs', () => {
     const cols = 'image_name, page_id, sha1, status, error, label, score, top_k, embedding, width, height';
     const a = await query(`SELECT ${cols} FROM read_parquet(${snapshotGlob(snapshotDir)}) ORDER BY image_name`);
     const b = await query(`SELECT ${cols} FROM read_parquet(${snapshotGlob(JSON.parse(full.stdout).output)}) ORDER BY image_name`);
-    expect(a.length).toBe(imageTable.length);
+    expect(a.map((r) => r.image_name)).toEqual(imageTable.map((r) => r.image_name)); // every image exactly once
     expect(a).toEqual(b);
     expect(existsSync(path.join(wh, 'embeddings', '_staging'))).toBe(false);
   }, 300_000);

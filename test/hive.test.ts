@@ -11,11 +11,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HiveByteSource } from '../src/bytes/HiveByteSource.js';
-import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
+import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
 import { HiveConnection } from '../src/catalog/hive/HiveConnection.js';
 import { addResultPartitionDdl, createResultTableDdl } from '../src/catalog/hive/hiveDdl.js';
 import { resolveHiveSettings } from '../src/catalog/hive/hiveSettings.js';
-import { closedPort, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, tempDir, type CliResult } from './util/cli.js';
+import { closedPort, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, tempDir, waitFor, type CliResult } from './util/cli.js';
 import { HiveServer2TestServer } from './util/hiveServer2.js';
 import { WebHdfsTestServer } from './util/webhdfsServer.js';
 
@@ -231,7 +231,8 @@ describe('HiveByteSource', () => {
     };
     check(await source.fetch(names));
     for (const socket of (server as unknown as { sockets: Set<net.Socket> }).sockets) socket.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const connection = (source as unknown as { connection: HiveConnection }).connection;
+    await waitFor('the client to see its connection go away', () => connection.isLost || null, 10_000);
     const logins = server.logins.length;
     check(await source.fetch(names));
     expect(server.logins.slice(logins)).toEqual([{ user: 'analyst', accepted: true }]); // a new session
@@ -271,6 +272,7 @@ describe('errors a user meets are clear, fast, exit 2, and never show the passwo
     const hung = await run(['--catalog', 'hive', '--hive', `127.0.0.1:${silentPort}`, '--hive-connect-timeout', '1', '--all']);
     silent.close();
     expectUsage(hung, `imgpipe: error: HiveServer2 at 127.0.0.1:${silentPort} accepted the connection but did not answer the plain authentication within 1 s;`);
+    // A few seconds (start-up, the 1 s timeout and its 1 s guard); the flag ignored would take over 16 s (default 15 s), no timeout forever.
     expect(hung.ms).toBeLessThan(15_000);
   });
 

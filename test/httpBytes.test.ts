@@ -1,7 +1,8 @@
 /**
  * The HTTP thumbnail byte source against a local node:http server that misbehaves on purpose:
  * 429 with Retry-After, 503s, 404/410, 403, slow answers (timeouts), and good bytes; then one run of
- * the CLI whose bytes come over HTTP.
+ * the CLI whose bytes come over HTTP. Waits are on the server's events (a request arrived, requests
+ * held until enough are in flight); the few wall-clock bounds are generous, each says what it catches.
  */
 import { createHash } from 'node:crypto';
 import http from 'node:http';
@@ -13,7 +14,7 @@ import { HttpByteSource, parseRetryAfter } from '../src/bytes/HttpByteSource.js'
 import { expandTemplate, thumbnailFileName } from '../src/bytes/thumbnailUrl.js';
 import { resolveClusterFlags } from '../src/cli/clusterFlags.js';
 import { UsageError } from '../src/util/errors.js';
-import { imgpipe, imgpipeCollect, lit, query, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeCollect, lit, query, tempDir, waitFor } from './util/cli.js';
 
 interface Hit {
   name: string;
@@ -27,7 +28,14 @@ class ThumbServer {
   inFlight = 0;
   maxInFlight = 0;
   bytes = new Map<string, Uint8Array>();
+  /** While set, answers to `Held…` names wait until it returns true (checked on every arrival and every answer). */
+  holdUntil: (() => boolean) | null = null;
+  /** `Held…` answers sent so far. */
+  heldAnswered = 0;
+  private held: (() => void)[] = [];
+  private releasing: NodeJS.Timeout | null = null;
   private readonly counts = new Map<string, number>();
+  private readonly arrivals = new Map<string, () => void>();
   private server!: http.Server;
   port = 0;
 
@@ -42,6 +50,12 @@ class ThumbServer {
     return `http://127.0.0.1:${this.port}/thumb/{name}?width=400`;
   }
 
+  /** Resolves once a request for `name` has arrived (at once if one already did). */
+  arrived(name: string): Promise<void> {
+    if (this.counts.has(name)) return Promise.resolve();
+    return new Promise((resolve) => this.arrivals.set(name, resolve));
+  }
+
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -53,16 +67,25 @@ class ThumbServer {
     const n = (this.counts.get(name) ?? 0) + 1;
     this.counts.set(name, n);
     this.hits.push({ name, at: Date.now(), userAgent: req.headers['user-agent'] });
+    this.arrivals.get(name)?.();
+    this.arrivals.delete(name);
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    const done = () => this.inFlight--;
-    res.on('close', done);
+    res.on('close', () => {
+      this.inFlight--;
+      this.release();
+    });
     const send = (status: number, body: string | Uint8Array = '', headers: Record<string, string> = {}) => res.writeHead(status, headers).end(body);
     if (this.bytes.has(name)) return send(200, this.bytes.get(name)!, { 'content-type': 'image/jpeg' });
-    if (name.startsWith('Good')) {
-      await new Promise((r) => setTimeout(r, 30));
+    if (name.startsWith('Held')) {
+      await new Promise<void>((resolve) => {
+        this.held.push(resolve);
+        this.release();
+      });
+      this.heldAnswered++;
       return send(200, `bytes of ${name}`);
     }
+    if (name.startsWith('Good')) return send(200, `bytes of ${name}`);
     if (name.startsWith('Missing')) return send(404, 'Not Found');
     if (name.startsWith('Gone')) return send(410);
     if (name.startsWith('Forbidden')) return send(403, 'Please set a user-agent');
@@ -71,6 +94,18 @@ class ThumbServer {
     if (name.startsWith('Broken')) return send(500);
     if (name.startsWith('Slow')) return; // never answers
     return send(404);
+  }
+
+  /**
+   * Answer the held requests once `holdUntil` holds, after a short grace: a source that sends more
+   * than its bound shows it meanwhile; a correct one cannot fail for it, however slow the machine.
+   */
+  release(): void {
+    if (this.held.length === 0 || this.releasing || !(this.holdUntil?.() ?? true)) return;
+    this.releasing = setTimeout(() => {
+      this.releasing = null;
+      for (const resolve of this.held.splice(0)) resolve();
+    }, 50);
   }
 }
 
@@ -105,19 +140,32 @@ describe('HttpByteSource', () => {
     expect(limited).toHaveLength(2);
     expect(limited[1]!.at - limited[0]!.at).toBeGreaterThanOrEqual(950);
     expect(thumbs.hits.filter((h) => h.name === 'Busy_1.jpg')).toHaveLength(3);
-    expect(Date.now() - started).toBeLessThan(5000);
+    // About 1.1 s (Retry-After 1 s, backoff 20 ms); 15 s still catches a wait of the 60 s cap, or Retry-After read as minutes.
+    expect(Date.now() - started).toBeLessThan(15_000);
     source.close();
   });
 
   it('bounds the requests in flight', async () => {
-    const source = new HttpByteSource(spec({ url_template: thumbs.template(), concurrency: 3 }));
+    const source = new HttpByteSource(spec({ url_template: thumbs.template(), concurrency: 3, timeout_ms: 60_000 }));
     thumbs.maxInFlight = 0;
-    const names = Array.from({ length: 15 }, (_, i) => `Good_c${i}.jpg`);
-    // Two concurrent fetch calls share the bound.
-    const [a, b] = await Promise.all([source.fetch(names.slice(0, 8)), source.fetch(names.slice(8))]);
-    expect(a.size + b.size).toBe(15);
-    expect(thumbs.maxInFlight).toBe(3);
-    source.close();
+    thumbs.heldAnswered = 0;
+    const names = Array.from({ length: 15 }, (_, i) => `Held_c${i}.jpg`);
+    // The server answers only once the bound is reached (or all that are left are in flight), so the
+    // peak is the bound however slow the machine; a source that sends more shows it during the grace.
+    thumbs.holdUntil = () => thumbs.inFlight >= Math.min(3, names.length - thumbs.heldAnswered);
+    try {
+      // Two concurrent fetch calls share the bound.
+      const fetched = Promise.all([source.fetch(names.slice(0, 8)), source.fetch(names.slice(8))]);
+      fetched.catch(() => undefined); // awaited below; not unhandled if the wait fails first
+      await waitFor('3 requests in flight at once (a bound below 3 never gets there)', () => (thumbs.maxInFlight >= 3 ? true : null), 20_000);
+      const [a, b] = await fetched;
+      expect(a.size + b.size).toBe(15);
+      expect(thumbs.maxInFlight).toBe(3);
+    } finally {
+      thumbs.holdUntil = null;
+      thumbs.release();
+      source.close();
+    }
   });
 
   it('a few failing images become misses; when most of a batch fails the source throws (the partition is retried)', async () => {
@@ -127,7 +175,8 @@ describe('HttpByteSource', () => {
     expect([...got.keys()].sort()).toEqual(['Good_f1.jpg', 'Good_f2.jpg', 'Good_f3.jpg']);
     expect(thumbs.hits.filter((h) => h.name === 'Slow_1.jpg')).toHaveLength(2); // timed out twice
     expect(thumbs.hits.filter((h) => h.name === 'Forbidden_1.jpg')).toHaveLength(1); // not retried
-    expect(Date.now() - started).toBeLessThan(3000);
+    // Two tries of a 300 ms timeout, about 0.6 s; 15 s still catches timeout_ms read as seconds (300 s).
+    expect(Date.now() - started).toBeLessThan(15_000);
     await expect(source.fetch(['Broken_1.jpg', 'Broken_2.jpg', 'Good_f4.jpg'])).rejects.toThrow(
       'HTTP byte source: 2 of 3 requests failed (first: Broken_1.jpg: HTTP 500 after 2 tries)',
     );
@@ -135,12 +184,14 @@ describe('HttpByteSource', () => {
   });
 
   it('close() ends waits at once', async () => {
-    const source = new HttpByteSource(spec({ url_template: thumbs.template(), timeout_ms: 10_000, retries: 5 }), { backoffMs: 5000 });
-    const started = Date.now();
+    const source = new HttpByteSource(spec({ url_template: thumbs.template(), timeout_ms: 60_000, retries: 5 }), { backoffMs: 60_000 });
     const pending = source.fetch(['Slow_2.jpg']);
-    setTimeout(() => source.close(), 100);
+    await thumbs.arrived('Slow_2.jpg'); // the request is in flight, and the server never answers it
+    const closedAt = Date.now();
+    source.close();
     await expect(pending).rejects.toThrow('HTTP byte source: 1 of 1 requests failed (first: Slow_2.jpg: source closed)');
-    expect(Date.now() - started).toBeLessThan(2000);
+    // Without close() the request would wait out its 60 s timeout; 15 s catches that with room for a slow machine.
+    expect(Date.now() - closedAt).toBeLessThan(15_000);
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {

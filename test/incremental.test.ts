@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imgpipe, imgpipeAsync, lit, query, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeHeld, lit, query, tempDir } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-incr-');
 const wh = path.join(tmp.dir, 'wh');
@@ -151,23 +151,16 @@ describe('carry-forward keys on everything that changes a result (issue 11)', ()
 
 describe('one writer per table', () => {
   it('a second run on a table that is being written refuses, naming the holder; a dead holder is taken over', async () => {
-    const first = imgpipeAsync(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'color-embed', '--all', '--table', 'locked', '--threads', '1', '--batch-size', '1', '--partition-size', '10', '--quiet']);
+    // The first run commits one partition and holds (a fault hook): it is writing the table, its lock
+    // taken, until killed, however fast the machine.
+    const { child: first, closed } = await imgpipeHeld(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'color-embed', '--all', '--table', 'locked', '--threads', '1', '--batch-size', '1', '--partition-size', '10', '--quiet'], 1);
     const lockFile = path.join(wh, 'locked', '_lock.json');
-    await new Promise<void>((resolve, reject) => {
-      const timer = setInterval(() => {
-        if (existsSync(lockFile)) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, 20);
-      first.on('exit', () => reject(new Error('the first run ended before taking the lock')));
-    });
     const holder = JSON.parse(readFileSync(lockFile, 'utf8'));
     const second = imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'color-embed', '--all', '--table', 'locked']);
     expect(second.code).toBe(2);
     expect(second.stderr).toContain(`is being written by run ${holder.run_id} (pid ${first.pid} on `);
     first.kill('SIGKILL');
-    await new Promise((r) => first.on('close', r));
+    await closed;
     const third = imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'color-embed', '--all', '--table', 'locked', '--quiet', '--json']);
     expect(third.code, third.stderr).toBe(0);
     expect(existsSync(lockFile)).toBe(false);

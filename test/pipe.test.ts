@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync, cpSync } from 'nod
 import path from 'node:path';
 import { Binary, Int64, RecordBatch, Utf8, vectorFromArray, makeData, Struct, Field, Schema } from 'apache-arrow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_EXPECTED_ERRORS } from '../src/catalog/demoImages.js';
+import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
 import { RESULT_ARROW_SCHEMA } from '../src/sink/resultArrowSchema.js';
 import { RESULT_COLUMNS } from '../src/sink/resultRow.js';
 import { imgpipe, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';

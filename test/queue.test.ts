@@ -9,13 +9,18 @@
  * - a poison partition (it kills every worker that runs it) ends as partition_failed rows after its
  *   recoveries, and the run commits (a byte source that fails is not poison: test/execFaults.test.ts);
  * - a wrong password or an unreachable Redis fails fast with exit 2.
+ *
+ * The chaos test's random choices come from one seed (scripts/chaos/chaosSchedule.ts), fresh each
+ * run and printed; `IMGPIPE_CHAOS_SEED=N npx vitest run test/queue.test.ts` replays seed N (a failure
+ * names the command). Event-loop bounds are far below the job lock's renewal and say so where set.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Queue } from 'bullmq';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { attemptsIn, chaosRun } from '../scripts/chaos/chaosRun.js';
+import { chaosSeed } from '../scripts/chaos/chaosSchedule.js';
 import { makeChaosWarehouse } from '../scripts/chaos/chaosWarehouse.js';
 import { CLI, imgpipe, lit, query, tempDir, waitFor } from './util/cli.js';
 import { freePort, redisUnavailable, startRedis, type RedisServer } from './util/redisServer.js';
@@ -24,7 +29,6 @@ const unavailable = redisUnavailable();
 if (unavailable) console.warn(`test/queue.test.ts skipped: ${unavailable}`);
 
 const COLUMNS = 'image_name, page_id, sha1, status, error, label, score, top_k, embedding, width, height';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Proc {
   name: string;
@@ -112,9 +116,11 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
     expect(await rowsOf(result.output)).toEqual(baseline);
     expectCleanCommit(result.output, 16);
 
-    // Both workers took part, and the event loop never came near the lock's renewal time.
+    // Both workers took part, and the event loop never came near the lock's renewal time: the default
+    // 30 s lock is renewed every 15 s; 5 s fails a loop that blocks for seconds, far above the worst
+    // seen under chaos on a shared 2-core machine (427 ms, bench/RESULTS.md).
     for (const w of workers) expect(w.stderr).toMatch(new RegExp(`partition \\d+ of ${result.run_id}: 20 rows`));
-    expect(loopMaxMs(workers)).toBeLessThan(1000);
+    expect(loopMaxMs(workers)).toBeLessThan(5000);
 
     // Completed jobs were removed once committed.
     const queue = openQueue('normal');
@@ -142,11 +148,14 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
     const chaosBaseline = await rowsOf(JSON.parse(local.stdout).output);
     expect(chaosBaseline.length).toBe(1200);
 
-    const seed = Date.now() % 100_000 || 1;
-    let state = seed;
-    const random = () => (state = (state * 16807) % 2147483647) / 2147483647;
+    const seed = chaosSeed(process.env.IMGPIPE_CHAOS_SEED, 'IMGPIPE_CHAOS_SEED');
+    const replay = `chaos seed ${seed}: rerun with IMGPIPE_CHAOS_SEED=${seed} npx vitest run test/queue.test.ts`;
+    console.log(replay);
+    onTestFailed(({ task }) => {
+      for (const e of task.result?.errors ?? []) e.message = `${e.message}\n${replay}`;
+    });
     const lockMs = 4000;
-    const r = await chaosRun({ cli: CLI, redis, passwordFile, warehouse: chaosWh, partitionsDir: parts, queue: 'chaos', snapshot: '2026-04-03', partitionSize: 10, kills: 6, killEveryMs: [250, 1000], lockMs, random });
+    const r = await chaosRun({ cli: CLI, redis, passwordFile, warehouse: chaosWh, partitionsDir: parts, queue: 'chaos', snapshot: '2026-04-03', partitionSize: 10, kills: 6, killEveryMs: [250, 1000], lockMs, seed });
     console.log(
       `chaos (seed ${seed}): ${r.partitions} partitions, ${r.workerKills} workers killed (${r.interruptedAttempts} in the middle of a partition), ${r.driverKills} driver killed and resumed; ` +
         `lost ${r.lost}, duplicated ${r.duplicated}, leftovers ${r.leftovers.length}; worst event-loop delay ${r.loopMaxMs} ms; ${r.elapsedS} s`,
@@ -167,6 +176,8 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
     expect({ lost: r.lost, duplicated: r.duplicated, extra: r.extra, leftovers: r.leftovers }).toEqual({ lost: 0, duplicated: 0, extra: 0, leftovers: [] });
     expect(r.result).toMatchObject({ selected: 1200, interrupted: false, failed_partitions: [] });
     expect(await rowsOf(r.output)).toEqual(chaosBaseline);
+    // A block as long as the renewal interval (lockMs / 2 = 2 s) can lose a lock; the worst seen under
+    // chaos on a shared 2-core machine is 427 ms (bench/RESULTS.md).
     expect(r.loopMaxMs).toBeLessThan(lockMs / 2);
     const q = openQueue('chaos');
     expect(await q.getJobCounts('completed', 'failed', 'wait', 'active', 'delayed')).toEqual({ completed: 0, failed: 0, wait: 0, active: 0, delayed: 0 });
@@ -257,11 +268,12 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
       expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toContain('wrong-password');
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // The longest case waits out the 5 s reach timeout; 30 s still catches a client that retries forever.
+      expect(Date.now() - started).toBeLessThan(30_000);
     }
     // Nothing was planned by the runs that could not reach Redis.
     expect(readdirSync(parts).filter((d) => !['2026-04-01', '2026-04-02', '2026-04-03', '2026-04-04', '2026-04-05', '2026-04-06'].includes(JSON.parse(readFileSync(path.join(parts, d, 'run.json'), 'utf8')).snapshot))).toEqual([]);
-  }, 60_000);
+  }, 240_000);
 });
 
 describe('the Parquet encoder on a queue worker\'s event loop', () => {
@@ -277,13 +289,17 @@ describe('the Parquet encoder on a queue worker\'s event loop', () => {
       }));
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
+      const started = performance.now();
       const writer = createParquetPartWriter(path.join(tmp.dir, 'part-00000.parquet'));
       await writer.write(rows);
       await writer.close();
+      const totalMs = performance.now() - started;
       loop.disable();
       const maxMs = loop.max / 1e6;
-      console.log(`Parquet encode of 10,000 × 2048 floats: longest event-loop block ${Math.round(maxMs)} ms`);
-      expect(maxMs).toBeLessThan(3000);
+      console.log(`Parquet encode of 10,000 × 2048 floats: longest event-loop block ${Math.round(maxMs)} ms of ${Math.round(totalMs)} ms`);
+      // Half the renewal interval of the default lock (30 s, renewed every 15 s); measured 0.4–1.25 s
+      // here (bench/RESULTS.md), so only a several-fold regression or a far busier machine reaches it.
+      expect(maxMs).toBeLessThan(7500);
     } finally {
       tmp.cleanup();
     }

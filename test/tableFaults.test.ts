@@ -221,7 +221,7 @@ describe('the metastore', () => {
       const dir = path.join(tmp.dir, `meta-${round}`);
       mkdirSync(dir, { recursive: true });
       const script = (who: number) =>
-        `import { EmbeddedMetastore } from ${JSON.stringify(path.join(REPO, 'dist', 'src', 'catalog', 'EmbeddedMetastore.js'))};\n` +
+        `import { EmbeddedMetastore } from ${JSON.stringify(path.join(REPO, 'dist', 'src', 'warehouse', 'EmbeddedMetastore.js'))};\n` +
         `const m = new EmbeddedMetastore(${JSON.stringify(dir)});\n` +
         `for (let i = 0; i < 20; i++) await m.register({ table: 't${who % 2}', model: 'm-1', snapshot: '2026-01-' + String(i + 1).padStart(2, '0') + '-' + ${who}, location: '/nowhere/' + ${who} + '/' + i, runId: 'r${who}' });\n`;
       const codes = await Promise.all(

@@ -11,18 +11,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { Command } from 'commander';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import { SOURCE_TABLES, SOURCE_TABLE_NAMES, type SourceTableName } from '../src/catalog/warehouseSchema.js';
-import { WarehouseWriter, type ImageRow } from '../src/catalog/WarehouseWriter.js';
-import { initWarehouse } from '../src/catalog/initWarehouse.js';
-import { importFolder } from '../src/catalog/importFolder.js';
+import { SOURCE_TABLES, SOURCE_TABLE_NAMES, type SourceTableName } from '../src/warehouse/warehouseSchema.js';
+import type { ImageRow } from '../src/warehouse/warehouseRows.js';
+import { WarehouseWriter } from '../src/warehouse/WarehouseWriter.js';
+import { initWarehouse } from '../src/warehouse/initWarehouse.js';
+import { importFolder } from '../src/warehouse/importFolder.js';
 import {
   DEMO_BROKEN_CATEGORY,
   DEMO_CATEGORY_PARENTS,
   DEMO_EXPECTED_ERRORS,
   demoImages,
-  pngDeclaring,
-} from '../src/catalog/demoImages.js';
-import { pageIdFor, sniffFormat } from '../src/catalog/imageFacts.js';
+} from '../src/warehouse/demo/demoImages.js';
+import { pngDeclaring } from '../src/warehouse/demo/pngDeclaring.js';
+import { pageIdFor, sniffFormat } from '../src/warehouse/imageFacts.js';
 import { registerWarehouseCommand } from '../src/cli/warehouseCommand.js';
 import { UsageError } from '../src/util/errors.js';
 
@@ -184,7 +185,7 @@ describe('WarehouseWriter', () => {
     const w = await WarehouseWriter.create(wh);
     try {
       await w.stage({ image: [imageRow('A.png', 'a1')] });
-      await expect(WarehouseWriter.create(wh)).rejects.toThrow(/already has an open writer/);
+      await expect(WarehouseWriter.create(wh)).rejects.toThrow(/is already locked by this process/);
     } finally {
       w.close(); // uncommitted rows are dropped
     }

@@ -11,6 +11,8 @@
  * committed table is read back with DuckDB and checked against the selection:
  * lost (selected, not committed), duplicated (committed more than once), extra (committed, not
  * selected), and leftovers (staging folder, stray or missing files in the snapshot folder).
+ * Every random choice (the waits, which worker dies) comes from `seed` (chaosSchedule.ts), so a
+ * failing run can be replayed with the same choices.
  *
  * Used by test/queue.test.ts (small counts) and scripts/chaosQueue.ts (longer, for bench/RESULTS.md).
  */
@@ -18,6 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { chaosSchedule } from './chaosSchedule.js';
 import { fillDisk } from './fillDisk.js';
 import type { RedisServer } from './redisServer.js';
 
@@ -48,7 +51,8 @@ export interface ChaosOptions {
   killDriver?: boolean;
   /** @defaultValue a quarter of the partitions, at least 3 */
   driverKillAfter?: number;
-  random: () => number;
+  /** Drives every random choice (scripts/chaos/chaosSchedule.ts): the same seed, the same choices. */
+  seed: number;
   /** Run every process with `--log-level debug` (for a post-mortem of `logs`). */
   debugLogs?: boolean;
   /** Redis SIGKILLs (each restarted empty, same port, after `redisOutageMs`), from a tenth of the partitions on. @defaultValue 0 */
@@ -64,6 +68,8 @@ export interface ChaosOptions {
 
 export interface ChaosResult {
   runId: string;
+  /** The seed of the run's random choices (`ChaosOptions.seed`). */
+  seed: number;
   output: string;
   partitions: number;
   selected: number;
@@ -149,10 +155,10 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
     let doneAtResume = 0;
     let midStatus: Record<string, unknown> | null = null;
     const killDriver = o.killDriver ?? true;
+    const schedule = chaosSchedule(o.seed, o.killEveryMs ?? [500, 2000]);
     for (;;) {
       while (alive(driver) || (killDriver && driverKills === 0 && !filler)) {
-        const [lo, hi] = o.killEveryMs ?? [500, 2000];
-        await sleep(lo + o.random() * (hi - lo));
+        await sleep(schedule.nextWaitMs());
         if (killDriver && driverKills === 0) {
           if (!alive(driver)) {
             if (filler) break; // failed on the full disk: resumed below, killed later
@@ -197,7 +203,7 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
           return a.started.size > a.finished.size;
         });
         if (workerKills < o.kills && doneCount() < partitions && busy.length > 0) {
-          busy[Math.floor(o.random() * busy.length)]!.child.kill('SIGKILL');
+          busy[schedule.pickVictim(busy.length)]!.child.kill('SIGKILL');
           workerKills++;
           spawnWorker();
         }
@@ -240,6 +246,7 @@ export async function chaosRun(o: ChaosOptions): Promise<ChaosResult> {
     const finishedTwice = [...finishedPer.values()].filter((n) => n > 1).length;
     return {
       runId,
+      seed: o.seed,
       output,
       partitions,
       selected: check.selected,

@@ -4,6 +4,8 @@
  * `EmbeddedCatalog`) and Hive (HiveServer2 through hive-driver, `HiveCatalog`).
  *
  * Call sequence: open → select (once per run, streamed) → registerPartition (after a commit) → close.
+ * A catalog that can also write the plan's files in its engine implements `ManifestWriter`
+ * (ManifestWriter.ts; the embedded warehouse).
  */
 
 /** One selected image: enough to fetch its bytes and key its result row. */
@@ -24,16 +26,6 @@ export type Selection =
    */
   | { kind: 'names'; file: string; what: string };
 
-export interface CarriedRows {
-  /** Previous rows whose image is no longer selected (deleted files). */
-  dropped: number;
-  rows: number;
-  ok: number;
-  error: number;
-  error_reasons: Record<string, number>;
-  labels: Record<string, number>;
-}
-
 export interface PartitionRegistration {
   table: string;
   model: string;
@@ -52,34 +44,12 @@ export interface Catalog {
   select(selection: Selection, batchSize?: number): AsyncGenerator<ImageRef[]>;
 
   /**
-   * Optional fast path for the planner: write the selection straight into the plan's manifest file
-   * (Parquet: partition, image_name, page_id, sha1; sorted by partition) inside the engine, so no row
-   * passes through JavaScript. Returns the number of images written. Same validation and errors as
-   * `select`. Catalogs without it are planned from `select`'s batches.
-   */
-  writeManifest?(selection: Selection, file: string, partitionSize: number): Promise<number>;
-
-  /**
-   * Optional, for `run --incremental` (src/plan/incremental.ts): like writeManifest, but only the
-   * selected images whose (image_name, sha1) has no carryable row in `previousDir`'s Parquet files.
-   * `carryable` is the SQL predicate over a previous row `p` (incremental.ts). @defaultValue CARRYABLE
-   */
-  writeChangedManifest?(selection: Selection, previousDir: string, file: string, partitionSize: number, carryable?: string): Promise<number>;
-
-  /**
-   * Optional, for `run --incremental`: write the carryable rows of `previousDir` whose
-   * (image_name, sha1) is still selected into one Parquet file (same columns), sorted by image_name.
-   * Returns their counts.
-   */
-  writeCarriedRows?(selection: Selection, previousDir: string, file: string, carryable?: string): Promise<CarriedRows>;
-
-  /**
-   * Optional, for `train --labels-sql`: run the user's one SELECT, which returns `image_name` and
-   * `label` columns, and stream (image_name, label) pairs in batches, in the query's order. On the
-   * embedded warehouse the query runs in the same sandbox as `--sql`.
+   * For `train --labels-sql`: run the user's one SELECT, which returns `image_name` and `label`
+   * columns, and stream (image_name, label) pairs in batches, in the query's order. On the embedded
+   * warehouse the query runs in the same sandbox as `--sql`.
    * @throws {UsageError} not one SELECT, no image_name or label column, a SQL error.
    */
-  selectLabels?(sql: string, batchSize?: number): AsyncGenerator<{ image_name: string; label: string | null }[]>;
+  selectLabels(sql: string, batchSize?: number): AsyncGenerator<{ image_name: string; label: string | null }[]>;
 
   /** Human-readable description of the selection's query, for run.json. */
   describe(selection: Selection): string;

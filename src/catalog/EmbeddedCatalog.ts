@@ -18,12 +18,13 @@ import { UsageError } from '../util/errors.js';
 import { duckdbString } from './sqlQuote.js';
 import { CARRYABLE } from '../plan/incremental.js';
 import { emptyNamesError } from '../plan/planRun.js';
-import type { CarriedRows, Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
-import { EmbeddedMetastore } from './EmbeddedMetastore.js';
+import type { Catalog, ImageRef, PartitionRegistration, Selection } from './Catalog.js';
+import type { CarriedRows, ManifestWriter } from './ManifestWriter.js';
+import { EmbeddedMetastore } from '../warehouse/EmbeddedMetastore.js';
 import { mediawikiDuckdbViewsSql, type MediaWikiSource } from './mediawikiSource.js';
-import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
+import { SOURCE_TABLE_NAMES } from '../warehouse/warehouseSchema.js';
 
-export class EmbeddedCatalog implements Catalog {
+export class EmbeddedCatalog implements Catalog, ManifestWriter {
   private closed = false;
   /** The folders DuckDB may touch once locked down for a `--sql` selection; null until then. */
   private allowedDirs: string[] | null = null;

@@ -4,14 +4,15 @@
  * KubernetesPodOperator), or a file a BashOperator cats. The JSON is exactly what `--json` prints,
  * one object and a newline.
  *
- * The file is written whole (a temporary file in the same folder, then a rename), so a reader never
+ * The file is written whole (`writeFileAtomic`: a temporary file in the same folder, then a rename), so a reader never
  * sees half of it; missing parent folders are created (KFP does not create them). It is written only
  * when the command reaches its summary: a failed command leaves no file (or the previous one).
  */
-import { mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Option } from 'commander';
 import { UsageError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomicWrite.js';
 
 export function outputMetadataOption(): Option {
   return new Option('--output-metadata <path>', 'also write the --json summary to this file (a Kubeflow output path, an Airflow XCom file)');
@@ -35,7 +36,5 @@ export function checkOutputMetadataPath(file: string | undefined): string | unde
 export function writeOutputMetadata(file: string | undefined, summary: unknown): void {
   if (file === undefined) return;
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-  writeFileSync(tmp, JSON.stringify(summary) + '\n');
-  renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(summary) + '\n');
 }

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
-import { EmbeddedMetastore } from '../catalog/EmbeddedMetastore.js';
+import { EmbeddedMetastore } from '../warehouse/EmbeddedMetastore.js';
 import { checkIdentifier } from '../catalog/sqlQuote.js';
 import { checkTables, listSnapshots, resultTables } from '../sink/checkTable.js';
 import { TableWriter } from '../sink/TableWriter.js';

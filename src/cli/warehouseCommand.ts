@@ -7,11 +7,11 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { importFolder, type ImportResult } from '../catalog/importFolder.js';
-import { importMediaWiki } from '../catalog/importMediaWiki.js';
+import { importFolder, type ImportResult } from '../warehouse/importFolder.js';
+import { importMediaWiki } from '../warehouse/importMediaWiki.js';
 import { parseMediaWikiSource } from '../catalog/mediawikiSource.js';
-import { initWarehouse, type InitResult, type WarehouseSummary } from '../catalog/initWarehouse.js';
-import { SOURCE_TABLE_NAMES } from '../catalog/warehouseSchema.js';
+import { initWarehouse, type InitResult, type WarehouseSummary } from '../warehouse/initWarehouse.js';
+import { SOURCE_TABLE_NAMES } from '../warehouse/warehouseSchema.js';
 
 export function registerWarehouseCommand(program: Command): void {
   const warehouse = program

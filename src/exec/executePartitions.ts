@@ -22,6 +22,7 @@ import { rmSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { partitionFileName, type PartCommitMessage, type RunPlanDir, type RunSpec } from '../plan/manifest.js';
 import type { Committer } from '../sink/Committer.js';
+import { afterPartitionCommit, beforePartitionCommit } from '../sink/faultHook.js';
 import { joinLocation } from '../sink/location.js';
 import { createParquetPartWriter } from '../sink/parquetPartWriter.js';
 import type { TableStore } from '../sink/TableStore.js';
@@ -113,6 +114,7 @@ export async function executePartitions(
     },
   });
   const commit = async (message: PartCommitMessage) => {
+    await beforePartitionCommit();
     let fresh: boolean;
     try {
       const target = joinLocation(committer.committedDir, `${partitionFileName(message.partition)}.parquet`);
@@ -130,6 +132,7 @@ export async function executePartitions(
     done.set(message.partition, committed);
     log?.debug({ partition: message.partition, attempt: message.attempt, fresh }, `partition ${message.partition} committed`);
     options.onPartitionDone?.(committed, fresh);
+    afterPartitionCommit();
   };
   const onOutcome = async (outcome: PartitionOutcome): Promise<void> => {
     if (done.has(outcome.partition)) return;

@@ -11,7 +11,7 @@
  *                        driver when the attempt's part file is committed to the run's staging).
  * JSON files are validated with zod when read back (a hand-edited or truncated file is an error).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { z } from 'zod';
@@ -19,6 +19,7 @@ import { byteSourceSpecSchema } from '../bytes/byteSourceSpec.js';
 import { catalogSpecSchema } from '../catalog/catalogSpec.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import { UsageError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomicWrite.js';
 
 const imageRefSchema = z.strictObject({
   image_name: z.string(),
@@ -89,12 +90,10 @@ export type PartCommitMessage = z.infer<typeof partCommitMessageSchema>;
 
 export const partitionFileName = (partition: number) => `part-${String(partition).padStart(5, '0')}`;
 
-/** Write JSON so a reader never sees half a file (temp file + rename). */
+/** Write JSON so a reader never sees half a file (`writeFileAtomic`); missing folders are created. */
 export function writeJsonAtomically(file: string, value: unknown): void {
   mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value) + '\n');
-  renameSync(tmp, file);
+  writeFileAtomic(file, JSON.stringify(value) + '\n');
 }
 
 function readJson<T>(file: string, schema: z.ZodType<T>, what: string): T {

@@ -1,7 +1,7 @@
 /**
  * The planner: turns a catalog selection into the run's manifest file, then writes run.json.
  * Memory stays bounded whatever the selection's size: an engine-side catalog writes the manifest
- * itself (`Catalog.writeManifest`); a streaming catalog's batches go through a DuckDB appender that
+ * itself (`ManifestWriter.writeManifest`); a streaming catalog's batches go through a DuckDB appender that
  * spills to disk. If it throws, the plan folder is incomplete (no run.json) and is removed.
  */
 import { mkdirSync, rmSync } from 'node:fs';
@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Catalog, ImageRef, Selection } from '../catalog/Catalog.js';
+import { writesManifests } from '../catalog/ManifestWriter.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import { UsageError } from '../util/errors.js';
 import type { PreviousSnapshot } from './incremental.js';
@@ -27,12 +28,12 @@ export async function planRun(
     let images: number;
     let carried: RunSpec['incremental'] | undefined;
     if (previous) {
-      if (!catalog.writeChangedManifest || !catalog.writeCarriedRows) throw new UsageError('--incremental is supported on the embedded warehouse only');
+      if (!writesManifests(catalog)) throw new UsageError('--incremental is supported on the embedded warehouse only');
       images = await catalog.writeChangedManifest(selection, previous.dir, plan.manifestPath, spec.partition_size, previous.carryable);
       const rows = await catalog.writeCarriedRows(selection, previous.dir, plan.carriedPath, previous.carryable);
       carried = { previous_snapshot: previous.snapshot, previous_dir: previous.dir, previous_rows: previous.rows, carried: rows, dropped: rows.dropped };
     } else {
-      images = catalog.writeManifest
+      images = writesManifests(catalog)
         ? await catalog.writeManifest(selection, plan.manifestPath, spec.partition_size)
         : await writeManifestFromBatches(catalog.select(selection, 10_000), plan.manifestPath, spec.partition_size, selection.kind === 'sql' ? '--sql' : 'The selection');
       if (incremental) carried = { previous_snapshot: null, previous_dir: null, previous_rows: 0, carried: { dropped: 0, rows: 0, ok: 0, error: 0, error_reasons: {}, labels: {} }, dropped: 0 };

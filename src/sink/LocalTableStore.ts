@@ -4,9 +4,8 @@
  * never its target), plus the exclusive create (temp + `link`) and atomic link swaps the lock and the
  * snapshot pointers need.
  */
-import { randomBytes } from 'node:crypto';
 import { copyFile, link, lstat, mkdir, readdir, readFile, readlink, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { atomicTempPath, replaceFileWith } from '../util/atomicWrite.js';
 import type { EntryKind, TableStore } from './TableStore.js';
 
 export class LocalTableStore implements TableStore {
@@ -47,13 +46,7 @@ export class LocalTableStore implements TableStore {
   }
 
   async writeFile(location: string, data: string | Uint8Array): Promise<void> {
-    const tmp = tempName(location);
-    try {
-      await writeFile(tmp, data);
-      await rename(tmp, location);
-    } finally {
-      await rm(tmp, { force: true });
-    }
+    await replaceFileWith(location, (tmp) => writeFile(tmp, data));
   }
 
   async createExclusive(location: string, data: string | Uint8Array): Promise<boolean> {
@@ -125,6 +118,4 @@ export class LocalTableStore implements TableStore {
 }
 
 /** A hidden sibling name (`.`-prefixed, so no reader's `*.parquet` or `snapshot=*` glob matches it). */
-function tempName(location: string): string {
-  return path.join(path.dirname(location), `.${path.basename(location)}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`);
-}
+const tempName = atomicTempPath;

@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Logger } from 'pino';
 import { UsageError } from '../util/errors.js';
+import { processIsDead } from '../util/pidLock.js';
 import { parentLocation } from './location.js';
 import type { TableStore } from './TableStore.js';
 
@@ -213,13 +214,7 @@ function sameHolder(a: LockHolder | null, b: LockHolder): boolean {
 }
 
 function isStale(holder: LockHolder, staleAfterMs: number): boolean {
-  if (holder.host === os.hostname()) {
-    try {
-      process.kill(holder.pid, 0);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ESRCH') return true;
-    }
-  }
+  if (holder.host === os.hostname() && processIsDead(holder.pid)) return true;
   const beat = Date.parse(holder.heartbeat_at);
   return Number.isNaN(beat) || Date.now() - beat > staleAfterMs;
 }

@@ -15,7 +15,7 @@
 import path from 'node:path';
 import { existsSync, readdirSync } from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { EmbeddedMetastore } from '../catalog/EmbeddedMetastore.js';
+import type { EmbeddedMetastore } from '../warehouse/EmbeddedMetastore.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import type { RunSummaryFile } from './Committer.js';
 import { LocalTableStore } from './LocalTableStore.js';

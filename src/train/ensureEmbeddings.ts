@@ -11,13 +11,14 @@
  * Rows are read back with DuckDB from the committed Parquet files, joined to the wanted names in
  * SQL, so memory holds the training set's embeddings only.
  */
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance, DuckDBListValue } from '@duckdb/node-api';
 import type { ImageRef } from '../catalog/Catalog.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import { runJob, type RunJobOptions } from '../exec/runJob.js';
 import { isRemoteLocation } from '../sink/location.js';
+import { replaceFileWith } from '../util/atomicWrite.js';
 import { UsageError } from '../util/errors.js';
 import { writeNamesFile } from './readLabels.js';
 
@@ -109,11 +110,11 @@ async function appendPartitionNames(namesFile: string, partition: string): Promi
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    const merged = `${namesFile}.merged`;
-    await connection.run(
-      `COPY (SELECT image_name FROM read_parquet(${duckdbString(namesFile)}) UNION SELECT image_name FROM read_parquet(${duckdbString(path.join(partition, '*.parquet'))}, union_by_name = true) ORDER BY 1) TO ${duckdbString(merged)} (FORMAT parquet)`,
+    await replaceFileWith(namesFile, (merged) =>
+      connection.run(
+        `COPY (SELECT image_name FROM read_parquet(${duckdbString(namesFile)}) UNION SELECT image_name FROM read_parquet(${duckdbString(path.join(partition, '*.parquet'))}, union_by_name = true) ORDER BY 1) TO ${duckdbString(merged)} (FORMAT parquet)`,
+      ),
     );
-    renameSync(merged, namesFile);
   } finally {
     connection.disconnectSync();
     instance.closeSync();

@@ -141,7 +141,6 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
     // and the names file below lies outside that sandbox.
     const labelsCatalog = await openCatalog(catalogSpec, { log: o.log });
     try {
-      if (!labelsCatalog.selectLabels) throw new UsageError('--labels-sql is not supported by this catalog');
       for await (const batch of labelsCatalog.selectLabels(o.labels.sql)) pairs.push(...batch);
     } finally {
       await labelsCatalog.close();

@@ -1,10 +1,10 @@
 /**
  * Test helpers: run the CLI as a user would — spawned from the build (`dist/`, built by `npm test`
- * before vitest: `imgpipe`, `imgpipeAsync`, `imgpipeCollect`) or in this process through
+ * before vitest: `imgpipe`, `imgpipeCollect`, `imgpipeHeld`) or in this process through
  * `main` (`imgpipeInProcess`: no node start-up, for flag and error checks) — and read Parquet back
  * with DuckDB, an independent reader.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,11 +25,6 @@ export interface CliResult {
 export function imgpipe(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, encoding: 'utf8', timeout: 600_000 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Start the CLI without waiting (for interruption tests). */
-export function imgpipeAsync(args: string[], options: { cwd?: string } = {}) {
-  return spawn(process.execPath, [CLI, ...args], { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 export function tempDir(prefix = 'imgpipe-test-'): { dir: string; cleanup: () => void } {
@@ -141,4 +136,29 @@ async function runInProcess(args: string[], options: { cwd?: string; env?: Recor
       else process.env[k] = v;
     }
   }
+}
+
+/**
+ * Start `imgpipe run ARGS` with `IMGPIPE_FAULT_HOLD_AFTER_DONE=partitions` (src/sink/faultHook.ts):
+ * it commits that many partitions, then holds every later one until killed. Resolves once it says it
+ * holds, so the caller acts on a run that is provably mid-way (its lock held, `partitions` done, the
+ * rest not) however fast the machine; rejects if it ends before.
+ */
+export async function imgpipeHeld(args: string[], partitions: number, timeoutMs = 240_000): Promise<{ child: ChildProcess; stderr: () => string; closed: Promise<void> }> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, IMGPIPE_FAULT_HOLD_AFTER_DONE: String(partitions) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stdout.resume();
+  child.stderr.on('data', (d) => (stderr += d));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  try {
+    await waitFor(`the run to hold after ${partitions} committed partitions`, () => {
+      if (stderr.includes(`IMGPIPE_FAULT_HOLD_AFTER_DONE=${partitions}: holding`)) return true;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the run ended (exit ${child.exitCode ?? child.signalCode}) before it held:\n${stderr}`);
+      return null;
+    }, timeoutMs);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw e;
+  }
+  return { child, stderr: () => stderr, closed };
 }

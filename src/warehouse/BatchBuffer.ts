@@ -3,13 +3,8 @@
  * or row count pass a bound, so a loader streaming thousands of files holds one batch at a time.
  * Call `flush()` at the end, then `writer.commit()`.
  */
-import type {
-  CategoryLinkRow,
-  CategoryParentRow,
-  ImageBytesRow,
-  ImageRow,
-  WarehouseWriter,
-} from './WarehouseWriter.js';
+import type { CategoryLinkRow, CategoryParentRow, ImageBytesRow, ImageRow } from './warehouseRows.js';
+import type { WarehouseWriter } from './WarehouseWriter.js';
 
 export interface BatchBufferOptions {
   maxBytes?: number; // default 64 MiB of image bytes

@@ -6,9 +6,10 @@
  */
 import type { ErrorReason } from '../util/errors.js';
 import { BatchBuffer } from './BatchBuffer.js';
-import { DEMO_CATEGORY_PARENTS, DEMO_EXPECTED_ERRORS, demoImages } from './demoImages.js';
+import { DEMO_CATEGORY_PARENTS, DEMO_EXPECTED_ERRORS, demoImages } from './demo/demoImages.js';
 import { describeImage, pageIdFor } from './imageFacts.js';
-import { WarehouseWriter, type TableCounts } from './WarehouseWriter.js';
+import type { TableCounts } from './warehouseRows.js';
+import { WarehouseWriter } from './WarehouseWriter.js';
 import type { SourceTableName } from './warehouseSchema.js';
 
 export interface WarehouseSummary {

@@ -32,3 +32,6 @@ export const SOURCE_TABLES = {
 
 export type SourceTableName = keyof typeof SOURCE_TABLES;
 export const SOURCE_TABLE_NAMES = Object.keys(SOURCE_TABLES) as SourceTableName[];
+
+/** The contract's columns of a table as [name, DuckDB type] pairs. */
+export const columnsOf = (table: SourceTableName): ReadonlyArray<readonly [string, string]> => SOURCE_TABLES[table];

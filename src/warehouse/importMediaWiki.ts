@@ -10,8 +10,8 @@
  * first, so no type guessing). When an export still has `snapshot` and `wiki_db` columns, only the
  * rows of the requested partition are kept.
  *
- * Each table's partition is written to a temporary file and renamed into place: a reader sees the
- * old partition or the new one. Tables are replaced one after another (not one transaction); if it
+ * Each table's partition is written to a temporary file and renamed into place (`replaceFileWith`):
+ * a reader sees the old partition or the new one. Tables are replaced one after another (not one transaction); if it
  * fails midway, the tables not yet replaced keep their previous partition, and running it again
  * completes the import.
  */
@@ -19,9 +19,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
-import { MEDIAWIKI_TABLES, mediawikiPartitionDir, type MediaWikiSource, type MediaWikiTable } from './mediawikiSource.js';
-import { duckdbIdentifier, duckdbString } from './sqlQuote.js';
-import { WAREHOUSE_MARKER } from './WarehouseWriter.js';
+import { replaceFileWith } from '../util/atomicWrite.js';
+import { MEDIAWIKI_TABLES, mediawikiPartitionDir, type MediaWikiSource, type MediaWikiTable } from '../catalog/mediawikiSource.js';
+import { duckdbIdentifier, duckdbString } from '../catalog/sqlQuote.js';
+import { WAREHOUSE_MARKER } from './warehouseLayout.js';
 
 /** The columns kept per table and their DuckDB types. */
 export const MEDIAWIKI_COLUMN_TYPES: Record<MediaWikiTable, readonly (readonly [string, string])[]> = {
@@ -76,15 +77,14 @@ export async function importMediaWiki(warehouseDir: string, fromDir: string, sou
       const select = `SELECT ${MEDIAWIKI_COLUMN_TYPES[table].map(([c, type]) => `${duckdbIdentifier(c)}::${type} AS ${duckdbIdentifier(c)}`).join(', ')} FROM ${inputs[table].scan}${filters.length ? ` WHERE ${filters.join(' AND ')}` : ''}`;
       const dir = mediawikiPartitionDir(wh, table, source);
       fs.mkdirSync(dir, { recursive: true });
-      const tmp = path.join(dir, `.data.parquet.${process.pid}.tmp`);
-      try {
-        const written = await connection.runAndReadAll(`COPY (${select}) TO ${duckdbString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
-        result.rows[table] = Number(written.getRows()[0]?.[0] ?? 0);
-      } catch (e) {
-        fs.rmSync(tmp, { force: true });
-        throw new UsageError(`Cannot import ${inputs[table].path} (${table}): ${((e as Error).message ?? String(e)).split('\n')[0]}`);
-      }
-      fs.renameSync(tmp, path.join(dir, 'data.parquet'));
+      await replaceFileWith(path.join(dir, 'data.parquet'), async (tmp) => {
+        try {
+          const written = await connection.runAndReadAll(`COPY (${select}) TO ${duckdbString(tmp)} (FORMAT parquet, COMPRESSION zstd)`);
+          result.rows[table] = Number(written.getRows()[0]?.[0] ?? 0);
+        } catch (e) {
+          throw new UsageError(`Cannot import ${inputs[table].path} (${table}): ${((e as Error).message ?? String(e)).split('\n')[0]}`);
+        }
+      });
       for (const f of fs.readdirSync(dir)) if (f !== 'data.parquet' && f.endsWith('.parquet')) fs.rmSync(path.join(dir, f));
       result.from[table] = inputs[table].path;
     }

@@ -6,23 +6,24 @@
  *
  * Every change is read-modify-write under the warehouse lock `<warehouse>/_metastore.lock` (a
  * TableLock: exclusive create, stale takeover by compare-and-swap; a second writer waits up to
- * `lockWaitMs`), so two runs finishing together both stay registered. Each file is replaced by
- * rename: a reader sees the old or the new file, never half.
+ * `lockWaitMs`), so two runs finishing together both stay registered. Each file is replaced whole
+ * (`writeFileAtomic`): a reader sees the old or the new file, never half.
  *
  * A registered partition whose folder is gone (deleted, or its volume not mounted) is left out of
  * the views with a warning, so one missing snapshot never breaks the other tables; `imgpipe table
  * check` reports it and `--repair` removes the registration.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { LocalTableStore } from '../sink/LocalTableStore.js';
 import { TableLock } from '../sink/TableLock.js';
 import { getLogger } from '../util/log.js';
-import { checkIdentifier, duckdbIdentifier, duckdbString } from './sqlQuote.js';
+import { writeFileAtomic } from '../util/atomicWrite.js';
+import { checkIdentifier, duckdbIdentifier, duckdbString } from '../catalog/sqlQuote.js';
 import { SOURCE_TABLE_NAMES } from './warehouseSchema.js';
-import type { PartitionRegistration } from './Catalog.js';
+import type { PartitionRegistration } from '../catalog/Catalog.js';
 
 export interface PartitionEntry {
   location: string;
@@ -135,16 +136,10 @@ export class EmbeddedMetastore {
     try {
       const meta = this.read();
       change(meta);
-      writeAtomically(this.file, JSON.stringify(meta, null, 2) + '\n');
-      writeAtomically(path.join(this.warehouseDir, 'views.sql'), this.viewsSql(meta));
+      writeFileAtomic(this.file, JSON.stringify(meta, null, 2) + '\n');
+      writeFileAtomic(path.join(this.warehouseDir, 'views.sql'), this.viewsSql(meta));
     } finally {
       await lock.release();
     }
   }
-}
-
-function writeAtomically(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }

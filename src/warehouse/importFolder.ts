@@ -27,7 +27,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
 import { BatchBuffer } from './BatchBuffer.js';
-import { duckdbString } from './sqlQuote.js';
+import { duckdbString } from '../catalog/sqlQuote.js';
 import { IMAGE_EXTENSIONS, commonsName, describeImage, pageIdFor, sniffFormat } from './imageFacts.js';
 import { summarize, type WarehouseSummary } from './initWarehouse.js';
 import { WarehouseWriter, type WarehouseWriterOptions } from './WarehouseWriter.js';
