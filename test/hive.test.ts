@@ -325,6 +325,6 @@ describe('errors a user meets are clear, fast, exit 2, and never show the passwo
     writeFileSync(config, JSON.stringify({ hive: { address: server.address, password: PASSWORD } }));
     expectUsage(await run(['--catalog', 'hive', '--config', config, '--all']), `imgpipe: error: The config file ${config} holds a Hive password: put it in its own file and set "passwordFile" (or $IMGPIPE_HIVE_PASSWORD) instead`);
     writeFileSync(config, JSON.stringify({ hive: { adress: server.address } }));
-    expectUsage(await run(['--catalog', 'hive', '--config', config, '--all']), `imgpipe: error: Invalid config file ${config}: hive: Unrecognized key: "adress"`);
+    expectUsage(await run(['--catalog', 'hive', '--config', config, '--all']), `imgpipe: error: Config file ${config} (--config): Expected no unknown field (known: address, auth, user, passwordFile, database, outputDatabase, kerberosService, connectTimeout, requestTimeout, fetchSize) for hive.adress but received "${server.address}" of type string`);
   });
 });

@@ -20,6 +20,7 @@ import { parseMediaWikiSource, type MediaWikiSource } from '../catalog/mediawiki
 import type { RunJobOptions } from '../exec/runJob.js';
 import { UsageError } from '../util/errors.js';
 import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
+import { validateInput } from '../util/validateInput.js';
 import { packageVersion } from './packageVersion.js';
 import { BYTES_PRESETS, COMMONS_THUMB_HOST, normalizeTemplate, templateNeedsWidth, type BytesPreset } from '../bytes/thumbnailUrl.js';
 
@@ -112,11 +113,7 @@ export function readClusterConfig(file: string): ClusterConfig {
   if (raw && typeof raw === 'object' && (raw as { hive?: { password?: unknown } }).hive?.password !== undefined) {
     throw new UsageError(`The config file ${file} holds a Hive password: put it in its own file and set "passwordFile" (or $IMGPIPE_HIVE_PASSWORD) instead`);
   }
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new UsageError(`Invalid config file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  return validateInput(configSchema, raw, `Config file ${file} (--config)`, 'the file');
 }
 
 /** The RunJobOptions the cluster flags add. Empty for an embedded run with no cluster flag. */
