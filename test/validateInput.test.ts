@@ -10,7 +10,7 @@ import { describeInputProblems, dottedName, validateInput } from '../src/util/va
 import { REPO } from './util/cli.js';
 
 /** sharp's sentence, after any "source: " prefix; field names may carry [i] indexes. */
-export const SHARP_SENTENCE = /^Expected .+ for [\w.[\]-]+ but received .+ of type \w+$/;
+const SHARP_SENTENCE = /^Expected .+ for [\w.[\]-]+ but received .+ of type \w+$/;
 
 const card = () => JSON.parse(readFileSync(path.join(REPO, 'models', 'quality-basic', 'model.json'), 'utf8'));
 const blazeface = () => JSON.parse(readFileSync(path.join(REPO, 'models', 'blazeface', 'model.json'), 'utf8'));
