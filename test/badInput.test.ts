@@ -197,7 +197,7 @@ describe('model cards through the CLI', () => {
     card.input.std = [1, 0, 1];
     const file = writeCard('zero-std', card);
     const r = await planOnly(['--model', file, '--all']);
-    expect(r.stderr).toBe(`imgpipe: error: Invalid model card ${file}: Expected a finite number above 0 for input.std[1] but received 0 of type number\n`);
+    expect(r.stderr).toBe(`imgpipe: error: Model card ${file}: Expected finite number above 0 for input.std[1] but received 0 of type number\n`);
     expect(r.code).toBe(2);
   });
 });

@@ -269,12 +269,12 @@ describe('detector cards', () => {
 
   it('validates the detector card strictly, naming each field', () => {
     const cases: [string, (c: Record<string, any>) => void, RegExp][] = [
-      ['unknown', (c) => (c.output.encoding.stride = 8), /unknown field output\.encoding\.stride/],
-      ['nms', (c) => (c.output.nms.kind = 'soft'), /output\.nms\.kind: Invalid option: expected one of "weighted"\|"hard"/],
-      ['score', (c) => (c.output.min_score = 1.5), /output\.min_score: Too big: expected number to be <=1/],
-      ['pad', (c) => (c.input.resize.pad = [0, 0, 256]), /input\.resize/],
-      ['grid', (c) => (c.output.encoding.groups[0].grid = 0), /output\.encoding\.groups\[0\]\.grid: Too small/],
-      ['no-labels', (c) => (c.output.labels = []), /output\.labels: Too small/],
+      ['unknown', (c) => (c.output.encoding.stride = 8), /: Expected no unknown field \(known: kind, groups, offset, fixed_size, scale, keypoints\) for output\.encoding\.stride but received 8 of type number$/],
+      ['nms', (c) => (c.output.nms.kind = 'soft'), /: Expected one of: weighted, hard for output\.nms\.kind but received "soft" of type string$/],
+      ['score', (c) => (c.output.min_score = 1.5), /: Expected finite number between 0 and 1 for output\.min_score but received 1\.5 of type number$/],
+      ['pad', (c) => (c.input.resize.pad = [0, 0, 256]), /: Expected integer between 0 and 255 for input\.resize\.pad\[2\] but received 256 of type number$/],
+      ['grid', (c) => (c.output.encoding.groups[0].grid = 0), /: Expected integer between 1 and 1024 for output\.encoding\.groups\[0\]\.grid but received 0 of type number$/],
+      ['no-labels', (c) => (c.output.labels = []), /: Expected non-empty array of non-empty string for output\.labels but received \[\] of type object$/],
     ];
     for (const [name, edit, message] of cases) {
       const file = blazefaceCard(`schema-${name}`, edit);

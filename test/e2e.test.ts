@@ -193,18 +193,18 @@ describe('bad usage fails fast with exit 2 and a message that names the problem'
 
   it.each([
     [['--model', 'no-such-model', '--all'], /Unknown model "no-such-model"/],
-    [['--model', 'quality-basic'], /Expected one of --all, --category C \[--depth N\] or --sql/],
+    [['--model', 'quality-basic'], /Expected one of --all, --category C \[--depth N\] or --sql .* but received none of them/],
     [['--model', 'quality-basic', '--all', '--category', 'Demo'], /Expected exactly one of --all, --category, --sql but received --all and --category/],
     [['--model', 'quality-basic', '--all', '--partition-size', '0'], /Expected integer between 1 and 1000000 for --partition-size but received "0" of type string/],
     [['--model', 'quality-basic', '--all', '--batch-size', 'lots'], /Expected integer between 1 and 4096 for --batch-size but received "lots" of type string/],
-    [['--model', 'quality-basic', '--all', '--snapshot', '2026-13-45'], /Expected a date YYYY-MM-DD for --snapshot but received "2026-13-45"/],
-    [['--model', 'quality-basic', '--all', '--table', 'bad-name;'], /Expected table name of letters, digits and underscores/],
+    [['--model', 'quality-basic', '--all', '--snapshot', '2026-13-45'], /Expected a date YYYY-MM-DD for --snapshot but received "2026-13-45" of type string/],
+    [['--model', 'quality-basic', '--all', '--table', 'bad-name;'], /Expected letters, digits and underscores \(not starting with a digit, at most 128\) for --table but received "bad-name;" of type string/],
     [['--model', 'quality-basic', '--category', 'No_such_category'], /No category named "No_such_category"/],
     [['--model', 'quality-basic', '--sql', 'SELEC image_name FROM image'], /Selection query failed: Parser Error/],
     [['--model', 'quality-basic', '--sql', 'SELECT page_id FROM image'], /--sql must return a column named image_name/],
     [['--model', 'quality-basic', '--sql', 'SELECT image_name FROM image; DROP VIEW image'], /--sql must be exactly one SELECT statement, found 2/],
     [['--model', 'quality-basic', '--sql', "SELECT image_name FROM image WHERE image_name = 'none'"], /The selection matched no images/],
-    [['--model', 'quality-basic', '--all', '--device', 'tpu'], /argument 'tpu' is invalid. Allowed choices are auto, cpu, cuda/],
+    [['--model', 'quality-basic', '--all', '--device', 'tpu'], /^imgpipe: error: Expected one of: auto, cpu, cuda for --device but received "tpu" of type string\n$/],
   ])('run %j', async (args, message) => {
     const r = await run(...args);
     expect(r.code).toBe(2);

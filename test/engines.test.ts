@@ -133,7 +133,7 @@ describe('--output-metadata writes what --json prints', () => {
   it('a folder, or an empty path, is refused with exit 2 before any work; a failed command writes no file', async () => {
     for (const [args, message] of [
       [['run', '--warehouse', wh, '--model', 'quality-basic', '--all', '--output-metadata', tmp.dir], `imgpipe: error: Expected a file path for --output-metadata but ${tmp.dir} is a folder`],
-      [['report', 'x', '--output-metadata', ''], 'imgpipe: error: Expected a file path for --output-metadata but received ""'],
+      [['report', 'x', '--output-metadata', ''], 'imgpipe: error: Expected a file path for --output-metadata but received "" of type string\n'],
       [['train', '--warehouse', wh, '--backbone', 'color-embed', '--category', 'A', '--output-metadata', tmp.dir], `imgpipe: error: Expected a file path for --output-metadata but ${tmp.dir} is a folder`],
     ] as const) {
       const r = await imgpipeInProcess([...args]);

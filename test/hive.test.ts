@@ -302,11 +302,11 @@ describe('errors a user meets are clear, fast, exit 2, and never show the passwo
   it('flags are checked before anything connects', async () => {
     const cases: [string[], string][] = [
       [['--catalog', 'hive', '--hive', server.address, '--hive-password', PASSWORD, '--all'], 'imgpipe: error: A password is never taken on the command line (it would show in ps and shell history): use --hive-password-file FILE or $IMGPIPE_HIVE_PASSWORD'],
-      [['--catalog', 'hive', '--all'], 'imgpipe: error: Expected HOST:PORT of HiveServer2 for --hive'],
+      [['--catalog', 'hive', '--all'], 'imgpipe: error: Expected HOST:PORT of HiveServer2 for --hive (or $IMGPIPE_HIVE, or "address" in the config file\'s "hive" object) but received nothing\n'],
       [['--catalog', 'hive', '--hive', 'nohost', '--all'], 'imgpipe: error: Expected HOST:PORT (e.g. an-coord1001.eqiad.wmnet:10000) for --hive but received "nohost" of type string'],
       [['--catalog', 'hive', '--hive', server.address, '--hive-auth', 'token', '--all'], 'imgpipe: error: Expected one of: nosasl, plain, ldap, kerberos for --hive-auth but received "token" of type string'],
       [['--hive', server.address, '--warehouse', wh, '--all'], 'imgpipe: error: --hive is for --catalog hive: add --catalog hive, or drop it'],
-      [['--catalog', 'hive', '--hive', server.address, '--database', 'x;y', '--all'], 'imgpipe: error: Expected database name (--database) of letters, digits and underscores'],
+      [['--catalog', 'hive', '--hive', server.address, '--database', 'x;y', '--all'], 'imgpipe: error: Expected letters, digits and underscores (not starting with a digit, at most 128) for --database but received "x;y" of type string\n'],
       [['--catalog', 'hive', '--hive', server.address, '--hive-password-file', path.join(tmp.dir, 'none'), '--all'], `imgpipe: error: Cannot read the Hive password file ${path.join(tmp.dir, 'none')} (--hive-password-file): ENOENT`],
       // Kerberos goes through hive-driver's GSSAPI support and the optional `kerberos` package (not installed here).
       [['--catalog', 'hive', '--hive', server.address, '--hive-auth', 'kerberos', '--all'], 'imgpipe: error: --hive-auth kerberos needs the optional `kerberos` package (npm install kerberos;'],
@@ -328,6 +328,6 @@ describe('errors a user meets are clear, fast, exit 2, and never show the passwo
     writeFileSync(config, JSON.stringify({ hive: { address: server.address, password: PASSWORD } }));
     expectUsage(await run(['--catalog', 'hive', '--config', config, '--all']), `imgpipe: error: The config file ${config} holds a Hive password: put it in its own file and set "passwordFile" (or $IMGPIPE_HIVE_PASSWORD) instead`);
     writeFileSync(config, JSON.stringify({ hive: { adress: server.address } }));
-    expectUsage(await run(['--catalog', 'hive', '--config', config, '--all']), `imgpipe: error: Invalid config file ${config}: hive: Unrecognized key: "adress"`);
+    expectUsage(await run(['--catalog', 'hive', '--config', config, '--all']), `imgpipe: error: Config file ${config} (--config): Expected no unknown field (known: address, auth, user, passwordFile, database, outputDatabase, kerberosService, connectTimeout, requestTimeout, fetchSize) for hive.adress but received "${server.address}" of type string`);
   });
 });

@@ -68,8 +68,8 @@ describe('HiveQL quoting', () => {
     expect(() => hiveStringList([])).toThrow('Expected at least one value for an IN list but received none');
     expect(hiveQualified('commons', 'image')).toBe('`commons`.`image`');
     for (const bad of ['commons`; DROP TABLE x; --', 'a.b', 'x y', '`x`', 'ü', '']) {
-      expect(() => hiveIdentifier(bad, 'database name')).toThrow(`Expected database name of letters, digits and underscores (not starting with a digit, at most 128) but received ${JSON.stringify(bad)}`);
-      expect(() => resolveHiveSettings({ address: 'h:1', database: bad }, {})).toThrow(`Expected database name (--database) of letters`);
+      expect(() => hiveIdentifier(bad, 'database name')).toThrow(`Expected letters, digits and underscores (not starting with a digit, at most 128) for database name but received ${JSON.stringify(bad)} of type string`);
+      expect(() => resolveHiveSettings({ address: 'h:1', database: bad }, {})).toThrow(`Expected letters, digits and underscores (not starting with a digit, at most 128) for --database but received ${JSON.stringify(bad)} of type string`);
     }
   });
 

@@ -184,11 +184,11 @@ describe('bad flags and cards exit 2 before stdin is read', () => {
     [[], 'imgpipe: error: --model NAME|CARD is required'],
     [['--model', 'no-such-model'], 'no-such-model'],
     [['--model', 'quality-basic', '--window', '0'], 'imgpipe: error: Expected integer between 1 and 100000 for --window but received "0" of type string'],
-    [['--model', 'quality-basic', '--run-id', 'a b'], 'imgpipe: error: Expected a run id (letters, digits, ".", "_", "-") for --run-id but received "a b"'],
+    [['--model', 'quality-basic', '--run-id', 'a b'], 'imgpipe: error: Expected a run id (letters, digits, ".", "_", "-") for --run-id but received "a b" of type string\n'],
     [['--model', 'quality-basic', '--warehouse', '/x', '--bytes-url', 'https://example.org/{name}'], 'imgpipe: error: Expected at most one of --warehouse, --bytes-url but received both'],
     [['--model', 'quality-basic', '--bytes-url', 'ftp://x/{name}'], 'imgpipe: error: Expected an http(s) URL containing {name} for --bytes-url'],
     [['--model', 'quality-basic', '--bytes-timeout', '5'], 'imgpipe: error: --bytes-timeout is for HTTP bytes: add --bytes-url TEMPLATE or --bytes-preset commons-thumb, or drop it'],
-    [['--model', 'quality-basic', '--format', 'csv'], "error: option '--format <format>' argument 'csv' is invalid. Allowed choices are arrow, jsonl."],
+    [['--model', 'quality-basic', '--format', 'csv'], 'imgpipe: error: Expected one of: arrow, jsonl for --format but received "csv" of type string\n'],
     [['--model', 'quality-basic', '--batch-size', '5000'], 'imgpipe: error: Expected integer between 1 and 4096 for --batch-size but received "5000" of type string'],
   ])('%j', async (args, message) => {
     const r = await refuse(args);

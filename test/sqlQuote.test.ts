@@ -59,7 +59,7 @@ describe('sqlQuote', () => {
     expect(hiveIdentifier('commons_images')).toBe('`commons_images`');
     for (const bad of ['', '1abc', 'a-b', 'a b', 'a;b', 'a"b', 'a`b', 'ü', 'x'.repeat(129)]) {
       expect(() => checkIdentifier(bad, 'table name')).toThrow(
-        `Expected table name of letters, digits and underscores (not starting with a digit, at most 128) but received ${JSON.stringify(bad)}`,
+        `Expected letters, digits and underscores (not starting with a digit, at most 128) for table name but received ${JSON.stringify(bad)} of type string`,
       );
     }
   });

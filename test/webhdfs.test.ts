@@ -44,7 +44,7 @@ describe('locations', () => {
     expect(parentLocation('/data/t/x')).toBe('/data/t');
     expect(parseRemoteLocation('swebhdfs://nn:9871/p')).toEqual({ scheme: 'swebhdfs', authority: 'nn:9871', path: '/p' });
     for (const bad of ['hdfs://nn:8020/p', 'webhdfs://nn/p', 's3://bucket/p']) {
-      expect(() => resolveLocation(bad)).toThrow(`Expected a local path or webhdfs://HOST:PORT/PATH for the table location but received ${JSON.stringify(bad)}`);
+      expect(() => resolveLocation(bad)).toThrow(`Expected a local path or webhdfs://HOST:PORT/PATH for the table location but received ${JSON.stringify(bad)} of type string`);
     }
     expect(openTableStore('/x')).toBeInstanceOf(LocalTableStore);
     expect(openTableStore('webhdfs://nn:1/x', { hdfsUser: 'u' })).toBeInstanceOf(WebHdfsTableStore);

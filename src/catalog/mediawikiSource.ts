@@ -24,6 +24,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { UsageError } from '../util/errors.js';
+import { invalidParameterError } from '../util/is.js';
 import { duckdbIdentifier, duckdbString, hiveQualified, hiveString } from './sqlQuote.js';
 
 export const MEDIAWIKI_TABLES = ['mediawiki_image', 'mediawiki_page', 'mediawiki_categorylinks'] as const;
@@ -54,11 +55,11 @@ export type MediaWikiSource = z.infer<typeof mediawikiSourceSchema>;
  * @throws {UsageError} snapshot not `YYYY-MM` (month 01–12); wiki_db not lower-case letters, digits, underscores.
  */
 export function parseMediaWikiSource(snapshot: string | undefined, wikiDb: string | undefined): MediaWikiSource {
-  if (snapshot === undefined) throw new UsageError('Expected --mediawiki-snapshot YYYY-MM with --source mediawiki (the replicas\' monthly snapshot partition, e.g. 2026-10)');
+  if (snapshot === undefined) throw new UsageError('Expected a month YYYY-MM for --mediawiki-snapshot with --source mediawiki (the replicas\' monthly snapshot partition, e.g. 2026-10) but received nothing');
   const m = /^(\d{4})-(\d{2})$/.exec(snapshot);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 12) throw new UsageError(`Expected a month YYYY-MM for --mediawiki-snapshot but received ${JSON.stringify(snapshot)}`);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 12) throw invalidParameterError('--mediawiki-snapshot', 'a month YYYY-MM', snapshot);
   const wiki = wikiDb ?? 'commonswiki';
-  if (!/^[a-z][a-z0-9_]{0,63}$/.test(wiki)) throw new UsageError(`Expected a wiki database name such as commonswiki (lower-case letters, digits, underscores) for --wiki-db but received ${JSON.stringify(wiki)}`);
+  if (!/^[a-z][a-z0-9_]{0,63}$/.test(wiki)) throw invalidParameterError('--wiki-db', 'a wiki database name such as commonswiki (lower-case letters, digits, underscores)', wiki);
   return { profile: 'mediawiki', snapshot, wiki_db: wiki };
 }
 

@@ -5,13 +5,15 @@
  * paths inside DDL (which cannot take parameters).
  */
 import { UsageError } from '../util/errors.js';
+import { invalidParameterError } from '../util/is.js';
 
 /** Table, database and column names: ASCII letters, digits and underscores, not starting with a digit. */
 export const IDENTIFIER_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 
+/** @param what the flag or field the name came from (`--table`), else what it is (`table name`). */
 export function checkIdentifier(name: string, what = 'identifier'): string {
   if (!IDENTIFIER_PATTERN.test(name)) {
-    throw new UsageError(`Expected ${what} of letters, digits and underscores (not starting with a digit, at most 128) but received ${JSON.stringify(name)}`);
+    throw invalidParameterError(what, 'letters, digits and underscores (not starting with a digit, at most 128)', name);
   }
   return name;
 }

@@ -20,8 +20,10 @@ import { parseMediaWikiSource, type MediaWikiSource } from '../catalog/mediawiki
 import type { RunJobOptions } from '../exec/runJob.js';
 import { UsageError } from '../util/errors.js';
 import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
+import { validateInput } from '../util/validateInput.js';
 import { packageVersion } from './packageVersion.js';
 import { BYTES_PRESETS, COMMONS_THUMB_HOST, normalizeTemplate, templateNeedsWidth, type BytesPreset } from '../bytes/thumbnailUrl.js';
+import { choiceOption } from './choiceOption.js';
 
 export interface ClusterFlags {
   config?: string;
@@ -74,8 +76,8 @@ export type ClusterConfig = z.infer<typeof configSchema>;
 /** The run command's cluster options (added after its own). */
 export function clusterOptions(): Option[] {
   return [
-    new Option('--catalog <kind>', 'where images are selected and the output registered').choices(['embedded', 'hive']),
-    new Option('--source <profile>', 'layout of the source tables: warehouse (image, categorylinks, category_parent; default) or mediawiki (the MediaWiki replicas mediawiki_image, mediawiki_page, mediawiki_categorylinks)').choices(['warehouse', 'mediawiki']),
+    choiceOption('--catalog <kind>', 'where images are selected and the output registered', ['embedded', 'hive']),
+    choiceOption('--source <profile>', 'layout of the source tables: warehouse (image, categorylinks, category_parent; default) or mediawiki (the MediaWiki replicas mediawiki_image, mediawiki_page, mediawiki_categorylinks)', ['warehouse', 'mediawiki']),
     new Option('--mediawiki-snapshot <yyyy-mm>', 'with --source mediawiki: the replicas\' snapshot partition, e.g. 2026-10'),
     new Option('--wiki-db <name>', 'with --source mediawiki: the wiki_db partition (default commonswiki)'),
     new Option('--hive <host:port>', 'HiveServer2 (binary Thrift port) for --catalog hive [$IMGPIPE_HIVE]'),
@@ -90,7 +92,7 @@ export function clusterOptions(): Option[] {
     new Option('--hdfs-user <user>', 'HDFS user for webhdfs:// (default $HADOOP_USER_NAME, else the OS user)'),
     new Option('--hdfs-uri <uri>', 'filesystem URI Hive records for a webhdfs:// location, e.g. hdfs://analytics-hadoop (default: the webhdfs:// URL)'),
     new Option('--bytes-url <template>', "fetch thumbnails over HTTP: a URL with {name}, e.g. 'https://commons.wikimedia.org/wiki/Special:FilePath/{name}?width=400'"),
-    new Option('--bytes-preset <preset>', `thumbnails by hash path from the public upload host: commons-thumb = ${BYTES_PRESETS['commons-thumb']}`).choices(Object.keys(BYTES_PRESETS)),
+    choiceOption('--bytes-preset <preset>', `thumbnails by hash path from the public upload host: commons-thumb = ${BYTES_PRESETS['commons-thumb']}`, Object.keys(BYTES_PRESETS)),
     new Option('--bytes-mirror <url>', 'with --bytes-preset: an internal mirror (scheme://host[:port][/prefix]) in place of https://upload.wikimedia.org [$IMGPIPE_BYTES_MIRROR]'),
     new Option('--thumb-width <px>', 'thumbnail width for {width}/{thumb} in --bytes-url or --bytes-preset (default 400)'),
     new Option('--bytes-concurrency <n>', 'HTTP requests in flight per process (default 8)'),
@@ -112,11 +114,7 @@ export function readClusterConfig(file: string): ClusterConfig {
   if (raw && typeof raw === 'object' && (raw as { hive?: { password?: unknown } }).hive?.password !== undefined) {
     throw new UsageError(`The config file ${file} holds a Hive password: put it in its own file and set "passwordFile" (or $IMGPIPE_HIVE_PASSWORD) instead`);
   }
-  const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new UsageError(`Invalid config file ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
-  }
-  return parsed.data;
+  return validateInput(configSchema, raw, `Config file ${file} (--config)`, 'the file');
 }
 
 /** The RunJobOptions the cluster flags add. Empty for an embedded run with no cluster flag. */

@@ -1,11 +1,12 @@
 /**
  * `imgpipe models list | show NAME | add MODEL.onnx --name N [--preset imagenet]`.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { addModel, PRESETS } from '../model/addModel.js';
 import { wrapModelUint8 } from '../model/wrapModel.js';
 import { listModelCards, loadModel, modelSearchPath } from '../model/loadModelCard.js';
-import { UsageError } from '../util/errors.js';
+import { invalidParameterError } from '../util/is.js';
+import { choiceOption } from './choiceOption.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -56,8 +57,8 @@ export function registerModelsCommand(program: Command): void {
     .description('Read an ONNX graph, check its input/output fit an image model, and write a card for it.')
     .requiredOption('--name <name>', 'model name (lower-case letters, digits, . _ -)')
     .option('--version <v>', 'model version', '1')
-    .addOption(new Option('--preset <preset>', 'preprocessing preset').choices(Object.keys(PRESETS)))
-    .addOption(new Option('--task <task>', 'classifier or embedding (default: from --labels / the output name)').choices(['classifier', 'embedding']))
+    .addOption(choiceOption('--preset <preset>', 'preprocessing preset', Object.keys(PRESETS)))
+    .addOption(choiceOption('--task <task>', 'classifier or embedding (default: from --labels / the output name)', ['classifier', 'embedding']))
     .option('--output <name>', 'graph output to use (needed when there are several)')
     .option('--labels <file>', 'class labels, one per line (classifiers)')
     .option('--top-k <n>', 'labels kept per image (classifiers)', '5')
@@ -67,8 +68,8 @@ export function registerModelsCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  imgpipe models add ./resnet50.onnx --name resnet50-embed --preset imagenet --output embedding --task embedding')
     .action(async (onnx: string, flags: { name: string; version: string; preset?: 'imagenet'; task?: 'classifier' | 'embedding'; output?: string; labels?: string; topK: string; modelsDir?: string; license?: string; source?: string }) => {
       const topK = Number(flags.topK);
-      if (!Number.isInteger(topK) || topK < 1 || topK > 100) throw new UsageError(`Expected integer between 1 and 100 for --top-k but received ${JSON.stringify(flags.topK)} of type string`);
-      if (!/^[a-z0-9][a-z0-9._-]*$/.test(flags.name)) throw new UsageError(`Expected lower-case letters, digits, ".", "_" or "-" for --name but received ${JSON.stringify(flags.name)} of type string`);
+      if (!Number.isInteger(topK) || topK < 1 || topK > 100) throw invalidParameterError('--top-k', 'integer between 1 and 100', flags.topK);
+      if (!/^[a-z0-9][a-z0-9._-]*$/.test(flags.name)) throw invalidParameterError('--name', 'lower-case letters, digits, ".", "_" or "-"', flags.name);
       const outDir = flags.modelsDir ?? modelSearchPath([]).at(process.env.IMGPIPE_MODELS ? 0 : -1)!;
       const { cardPath, card } = await addModel({ onnx, name: flags.name, version: flags.version, preset: flags.preset, task: flags.task, output: flags.output, labels: flags.labels, topK, outDir, license: flags.license, source: flags.source });
       process.stdout.write(`Wrote ${cardPath} (${card.task}, input ${card.input.name} ${card.input.layout} ${card.input.width}x${card.input.height}, output ${'name' in card.output ? card.output.name : [...card.output.scores, ...card.output.boxes].join(', ')})\n`);

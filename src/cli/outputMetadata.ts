@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Option } from 'commander';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import { invalidParameterError } from '../util/is.js';
 
 export function outputMetadataOption(): Option {
   return new Option('--output-metadata <path>', 'also write the --json summary to this file (a Kubeflow output path, an Airflow XCom file)');
@@ -21,7 +22,7 @@ export function outputMetadataOption(): Option {
 /** Checks the flag before any work: empty, or a path that is a folder, is refused. */
 export function checkOutputMetadataPath(file: string | undefined): string | undefined {
   if (file === undefined) return undefined;
-  if (file.trim() === '') throw new UsageError('Expected a file path for --output-metadata but received ""');
+  if (file.trim() === '') throw invalidParameterError('--output-metadata', 'a file path', file);
   let isDir = false;
   try {
     isDir = statSync(file).isDirectory();

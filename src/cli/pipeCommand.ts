@@ -9,7 +9,7 @@
  * caller (Spark) must discard it and retry the task.
  */
 import os from 'node:os';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { ByteSourceSpec } from '../bytes/byteSourceSpec.js';
 import { openByteSource } from '../bytes/openByteSource.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
@@ -23,9 +23,10 @@ import { checkBatchFits } from '../model/checkBatchFits.js';
 import { loadModel } from '../model/loadModelCard.js';
 import type { Device } from '../model/ModelSession.js';
 import { UsageError } from '../util/errors.js';
-import { parseIntegerFlag } from '../util/is.js';
+import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
+import { choiceOption } from './choiceOption.js';
 
 interface PipeFlags extends ClusterFlags {
   model?: string;
@@ -57,21 +58,21 @@ export function registerPipeCommand(program: Command): void {
     .description('Score image rows streamed on stdin and write one result row per input row to stdout (Arrow IPC or JSON lines): the per-partition worker for Spark and other schedulers.')
     .option('--model <name|card>', 'model name (see `models list`) or path to a model.json')
     .option('--models-dir <dir>', 'extra folder of model cards (repeatable)', collect, [])
-    .addOption(new Option('--input-format <format>', 'stdin: an Arrow IPC stream, or JSON lines (bytes in base64)').choices(['arrow', 'jsonl']).default('arrow'))
-    .addOption(new Option('--format <format>', 'stdout: an Arrow IPC stream in the result schema, or JSON lines').choices(['arrow', 'jsonl']).default('arrow'))
+    .addOption(choiceOption('--input-format <format>', 'stdin: an Arrow IPC stream, or JSON lines (bytes in base64)', ['arrow', 'jsonl']).default('arrow'))
+    .addOption(choiceOption('--format <format>', 'stdout: an Arrow IPC stream in the result schema, or JSON lines', ['arrow', 'jsonl']).default('arrow'))
     .option('--warehouse <dir>', "fetch bytes missing from the input from this warehouse's image_bytes")
     .option('--run-id <id>', 'the run_id column of every row; give every task of one job the same (default: a new id)')
     .option('--window <n>', 'rows scored and written together (one output batch); bounds memory', '256')
     .option('--check-sha1', "check bytes given in the input against the row's sha1 (bytes_changed when they differ); fetched warehouse bytes are always checked, as in `run`")
     .option('--batch-size <n>', 'images per inference call (default: 1 per lane on CPU; 64 on GPU)')
     .option('--max-pixels <n>', 'refuse images whose header says more pixels than this', String(DEFAULT_MAX_PIXELS))
-    .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
-    .addOption(new Option('--topology <kind>', 'lanes (CPU), pooled (GPU), auto (by device)').choices(['auto', 'lanes', 'pooled']).default('auto'))
+    .addOption(choiceOption('--device <device>', 'inference device', ['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(choiceOption('--topology <kind>', 'lanes (CPU), pooled (GPU), auto (by device)', ['auto', 'lanes', 'pooled']).default('auto'))
     .option('--lanes <n>', `lanes of the lanes topology (default: ${os.availableParallelism()}, the cores; set it to the task's cores)`)
     .option('--threads <n>', `decode threads of the pooled topology (default: ${os.availableParallelism()}, the cores)`)
     .option('--inference-threads <n>', 'onnxruntime intra-op threads per session (default: 1 per lane; the cores when pooled)')
     .option('--quiet', 'no summary line on stderr')
-    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
+    .addOption(choiceOption('--log-level <level>', 'log level on stderr', ['fatal', 'error', 'warn', 'info', 'debug']))
     .addHelpText(
       'after',
       `
@@ -106,7 +107,7 @@ async function pipeAction(flags: PipeFlags): Promise<number> {
   const log = getLogger();
   if (!flags.model) throw new UsageError('--model NAME|CARD is required');
   if (flags.runId !== undefined && !/^[A-Za-z0-9._-]{1,200}$/.test(flags.runId)) {
-    throw new UsageError(`Expected a run id (letters, digits, ".", "_", "-") for --run-id but received ${JSON.stringify(flags.runId)}`);
+    throw invalidParameterError('--run-id', 'a run id (letters, digits, ".", "_", "-")', flags.runId);
   }
   const windowRows = parseIntegerFlag('--window', flags.window, 1, 100_000);
   const batchSize = flags.batchSize === undefined ? 0 : parseIntegerFlag('--batch-size', flags.batchSize, 1, 4096);

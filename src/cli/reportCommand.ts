@@ -16,7 +16,7 @@ import { writeReport } from '../report/writeReport.js';
 import type { RunSummaryFile } from '../sink/Committer.js';
 import { isRemoteLocation } from '../sink/location.js';
 import { UsageError } from '../util/errors.js';
-import { parseIntegerFlag } from '../util/is.js';
+import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
 import { checkOutputMetadataPath, outputMetadataOption, writeOutputMetadata } from './outputMetadata.js';
 
 interface ReportFlags {
@@ -95,7 +95,7 @@ async function locate(runId: string | undefined, flags: ReportFlags, partitionsD
   const byTable = [flags.warehouse, flags.table, flags.snapshot, flags.model].some((v) => v !== undefined);
   if (runId !== undefined && byTable) throw new UsageError('Expected either RUN_ID or --warehouse/--table/--snapshot/--model but received both');
   if (runId !== undefined) {
-    if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw new UsageError(`Expected a run id (letters, digits, ".", "_", "-") for RUN_ID but received ${JSON.stringify(runId)}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw invalidParameterError('RUN_ID', 'a run id (letters, digits, ".", "_", "-")', runId);
     const run = RunPlanDir.forRun(partitionsDir, runId).readRun();
     if (isRemoteLocation(run.table_location)) throw new UsageError(`Run ${runId} wrote to ${run.table_location}; imgpipe report reads tables on local or mounted paths only`);
     const partition = path.join(run.table_location, `model=${run.model.qualified}`, `snapshot=${run.snapshot}`);
@@ -109,12 +109,12 @@ async function locate(runId: string | undefined, flags: ReportFlags, partitionsD
     return { partition, summary, run, card: tryCard(summary, run.model.card), cardPath: run.model.card, bytes: run.bytes };
   }
   const missing = (['warehouse', 'table', 'snapshot', 'model'] as const).filter((k) => flags[k] === undefined).map((k) => `--${k}`);
-  if (missing.length === 4) throw new UsageError('Expected a RUN_ID, or --warehouse, --table, --snapshot and --model');
+  if (missing.length === 4) throw new UsageError('Expected a RUN_ID, or --warehouse, --table, --snapshot and --model, but received none of them');
   if (missing.length > 0) throw new UsageError(`Expected --warehouse, --table, --snapshot and --model together but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`);
   const warehouse = path.resolve(flags.warehouse!);
   const tableDir = path.join(warehouse, flags.table!);
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table!)) throw new UsageError(`Expected table name of letters, digits and underscores for --table but received ${JSON.stringify(flags.table)}`);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(flags.snapshot!)) throw new UsageError(`Expected a date YYYY-MM-DD for --snapshot but received ${JSON.stringify(flags.snapshot)}`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(flags.table!)) throw invalidParameterError('--table', 'table name of letters, digits and underscores', flags.table);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(flags.snapshot!)) throw invalidParameterError('--snapshot', 'a date YYYY-MM-DD', flags.snapshot);
   let qualified: string;
   let card: ModelCard | null = null;
   let cardPath: string | null = null;

@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { Selection } from '../catalog/Catalog.js';
 import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
 import { DEFAULT_QUEUE } from '../exec/queue/jobs.js';
@@ -24,6 +24,7 @@ import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './cluste
 import { checkOutputMetadataPath, outputMetadataOption, writeOutputMetadata } from './outputMetadata.js';
 import { createProgress, type Progress } from './progress.js';
 import { queueNameOption, redisPasswordFileOption, redisUrlOption, resolveQueueFlags } from './redisOptions.js';
+import { choiceOption } from './choiceOption.js';
 
 interface RunFlags {
   warehouse?: string;
@@ -74,17 +75,15 @@ export function registerRunCommand(program: Command): void {
     .option('--sql <select>', 'select with your own query; it must return an image_name column')
     .option('--snapshot <yyyy-mm-dd>', 'snapshot partition to write (default: today, UTC)')
     .option('--table <name>', 'output table (default: classifications, embeddings or detections, by the model task)')
-    .addOption(new Option('--executor <kind>', 'where partitions run').choices(['local', 'queue']).default('local'))
+    .addOption(choiceOption('--executor <kind>', 'where partitions run', ['local', 'queue']).default('local'))
     .option('--partition-size <n>', 'images per partition manifest', '1000')
     .option('--partitions-dir <dir>', 'where plans go (default: $IMGPIPE_PARTITIONS or ./partitions)')
     .option('--batch-size <n>', 'images per inference call (default: 1 per lane on CPU, the cheapest per image there; 64 on GPU)')
     .option('--max-pixels <n>', 'refuse images whose header says more pixels than this', String(DEFAULT_MAX_PIXELS))
     .option('--min-score <p>', "detector models: keep detections scoring at least this, 0–1 (default: the card's output.min_score)")
-    .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(choiceOption('--device <device>', 'inference device', ['auto', 'cpu', 'cuda']).default('auto'))
     .addOption(
-      new Option('--topology <kind>', 'how decode and inference share the machine: lanes (each thread decodes and runs its own session: CPU), pooled (decode threads feed one session: GPU), auto (by device)')
-        .choices(['auto', 'lanes', 'pooled'])
-        .default('auto'),
+      choiceOption('--topology <kind>', 'how decode and inference share the machine: lanes (each thread decodes and runs its own session: CPU), pooled (decode threads feed one session: GPU), auto (by device)', ['auto', 'lanes', 'pooled']).default('auto'),
     )
     .option('--lanes <n>', `lanes of the lanes topology (default: ${os.availableParallelism()}, the cores)`)
     .option('--threads <n>', `decode threads of the pooled topology (default: ${os.availableParallelism()}, the cores)`)
@@ -99,7 +98,7 @@ export function registerRunCommand(program: Command): void {
     .option('--json', 'print one JSON object with the result on stdout')
     .addOption(outputMetadataOption())
     .option('--quiet', 'no progress output')
-    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
+    .addOption(choiceOption('--log-level <level>', 'log level on stderr', ['fatal', 'error', 'warn', 'info', 'debug']))
     .addHelpText(
       'after',
       `
@@ -128,21 +127,21 @@ function parseSelection(flags: RunFlags): Selection | undefined {
     if (given.length > 0) throw new UsageError('--resume continues a planned run; do not pass a selection with it');
     return undefined;
   }
-  if (given.length === 0) throw new UsageError('Expected one of --all, --category C [--depth N] or --sql "SELECT image_name FROM image WHERE …"');
+  if (given.length === 0) throw new UsageError('Expected one of --all, --category C [--depth N] or --sql "SELECT image_name FROM image WHERE …" but received none of them');
   const depth = parseIntegerFlag('--depth', flags.depth, 0, 100);
   if (flags.all) return { kind: 'all' };
   if (flags.category !== undefined) {
-    if (flags.category.trim() === '') throw new UsageError('Expected a category name for --category but received ""');
+    if (flags.category.trim() === '') throw invalidParameterError('--category', 'a category name', flags.category);
     return { kind: 'category', category: flags.category.replaceAll(' ', '_'), depth };
   }
-  if (flags.sql!.trim() === '') throw new UsageError('Expected a SELECT statement for --sql but received ""');
+  if (flags.sql!.trim() === '') throw invalidParameterError('--sql', 'a SELECT statement', flags.sql);
   return { kind: 'sql', sql: flags.sql! };
 }
 
 function parseSnapshot(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const ok = /^\d{4}-\d{2}-\d{2}$/.test(raw) && !Number.isNaN(Date.parse(`${raw}T00:00:00Z`)) && new Date(`${raw}T00:00:00Z`).toISOString().startsWith(raw);
-  if (!ok) throw new UsageError(`Expected a date YYYY-MM-DD for --snapshot but received ${JSON.stringify(raw)}`);
+  if (!ok) throw invalidParameterError('--snapshot', 'a date YYYY-MM-DD', raw);
   return raw;
 }
 

@@ -20,7 +20,7 @@ export interface SnapshotRef {
 
 /** The table's folder in the warehouse. @throws {UsageError} when there is no such table. */
 export function tableDir(warehouse: string, table: string): string {
-  const dir = path.join(path.resolve(warehouse), checkIdentifier(table, 'table name'));
+  const dir = path.join(path.resolve(warehouse), checkIdentifier(table, '--table'));
   if (!existsSync(dir)) throw new UsageError(`No table ${table} in ${path.resolve(warehouse)}`);
   return dir;
 }

@@ -11,8 +11,7 @@ import { QUEUE_PREFIX } from '../exec/queue/jobs.js';
 import { bullConnection } from '../exec/queue/RedisTarget.js';
 import { listRuns, runStatus, type RunStatus } from '../exec/queue/runStatus.js';
 import { RunPlanDir } from '../plan/manifest.js';
-import { UsageError } from '../util/errors.js';
-import { parseIntegerFlag } from '../util/is.js';
+import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
 import { queueNameOption, redisPasswordFileOption, redisUrlOption, resolveQueueFlags, type RedisFlags } from './redisOptions.js';
 
 interface StatusFlags extends RedisFlags {
@@ -56,7 +55,7 @@ async function statusAction(runId: string | undefined, flags: StatusFlags): Prom
     }
     return 0;
   }
-  if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw new UsageError(`Expected a run id (letters, digits, ".", "_", "-") for RUN_ID but received ${JSON.stringify(runId)}`);
+  if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw invalidParameterError('RUN_ID', 'a run id (letters, digits, ".", "_", "-")', runId);
   const plan = RunPlanDir.forRun(partitionsDir, runId);
   const useQueue = flags.redis !== undefined || Boolean(process.env.REDIS_URL);
   let queue: Queue | null = null;

@@ -31,7 +31,7 @@ export function registerTableCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: { warehouse: string; table?: string; json?: boolean }) => {
       const { dir, metastore } = openWarehouse(flags.warehouse);
-      const list = await listSnapshots(dir, metastore, flags.table && checkIdentifier(flags.table, 'table name'));
+      const list = await listSnapshots(dir, metastore, flags.table && checkIdentifier(flags.table, '--table'));
       if (flags.json) {
         process.stdout.write(JSON.stringify(list) + '\n');
         return;
@@ -54,7 +54,7 @@ export function registerTableCommand(program: Command): void {
     .requiredOption('--snapshot <yyyy-mm-dd>', 'the snapshot to drop')
     .action(async (flags: { warehouse: string; table: string; model: string; snapshot: string }) => {
       const { dir, metastore } = openWarehouse(flags.warehouse);
-      const name = checkIdentifier(flags.table, 'table name');
+      const name = checkIdentifier(flags.table, '--table');
       const location = resultTables(dir, metastore).get(name);
       if (!location) throw new UsageError(`No result table ${name} in ${dir}`);
       const key = `model=${flags.model}/snapshot=${flags.snapshot}`;
@@ -79,7 +79,7 @@ export function registerTableCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (flags: { warehouse: string; table?: string; repair?: boolean; json?: boolean }) => {
       const { dir, metastore } = openWarehouse(flags.warehouse);
-      const problems = await checkTables(dir, metastore, { table: flags.table && checkIdentifier(flags.table, 'table name'), repair: flags.repair });
+      const problems = await checkTables(dir, metastore, { table: flags.table && checkIdentifier(flags.table, '--table'), repair: flags.repair });
       const left = problems.filter((p) => !p.repaired);
       if (flags.json) process.stdout.write(JSON.stringify({ clean: left.length === 0, problems }) + '\n');
       else if (problems.length === 0) process.stdout.write(`All tables in ${dir} are clean.\n`);

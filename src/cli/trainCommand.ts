@@ -4,7 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
 import type { Device } from '../model/ModelSession.js';
 import { trainClassifier, type TrainResult } from '../train/trainClassifier.js';
@@ -14,6 +14,7 @@ import { getLogger, setLogLevel } from '../util/log.js';
 import { clusterOptions, resolveClusterFlags, type ClusterFlags } from './clusterFlags.js';
 import { checkOutputMetadataPath, outputMetadataOption, writeOutputMetadata } from './outputMetadata.js';
 import { createProgress, type Progress } from './progress.js';
+import { choiceOption } from './choiceOption.js';
 
 interface TrainFlags extends ClusterFlags {
   warehouse?: string;
@@ -68,12 +69,12 @@ export function registerTrainCommand(program: Command): void {
     .option('--batch-size <n>', 'images per inference batch', '16')
     .option('--max-pixels <n>', 'refuse images whose header says more pixels than this', String(DEFAULT_MAX_PIXELS))
     .option('--threads <n>', `decode worker threads (default: ${os.availableParallelism()}, the cores)`)
-    .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(choiceOption('--device <device>', 'inference device', ['auto', 'cpu', 'cuda']).default('auto'))
     .option('--no-report', 'do not write the HTML report')
     .option('--json', 'print one JSON object with the result on stdout')
     .addOption(outputMetadataOption())
     .option('--quiet', 'no progress output')
-    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
+    .addOption(choiceOption('--log-level <level>', 'log level on stderr', ['fatal', 'error', 'warn', 'info', 'debug']))
     .addHelpText(
       'after',
       `
@@ -108,7 +109,7 @@ function parseNumberFlag(name: string, raw: string, expected: string, ok: (v: nu
 function parseSnapshot(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const ok = /^\d{4}-\d{2}-\d{2}$/.test(raw) && new Date(`${raw}T00:00:00Z`).toISOString().startsWith(raw);
-  if (!ok) throw new UsageError(`Expected a date YYYY-MM-DD for --snapshot but received ${JSON.stringify(raw)}`);
+  if (!ok) throw invalidParameterError('--snapshot', 'a date YYYY-MM-DD', raw);
   return raw;
 }
 
@@ -125,10 +126,10 @@ async function trainAction(flags: TrainFlags): Promise<number> {
   const metadataFile = checkOutputMetadataPath(flags.outputMetadata);
   if (!flags.backbone) throw new UsageError('--backbone NAME|CARD is required (an embedding model, e.g. color-embed)');
   const categories = flags.category.map((c) => c.trim().replaceAll(' ', '_'));
-  if (categories.some((c) => c === '')) throw new UsageError('Expected a category name for --category but received ""');
+  if (categories.some((c) => c === '')) throw invalidParameterError('--category', 'a category name', '');
   const given = [categories.length > 0 ? '--category' : null, flags.labels !== undefined ? '--labels' : null, flags.labelsSql !== undefined ? '--labels-sql' : null].filter(Boolean);
   if (given.length > 1) throw new UsageError(`Expected one of --category (repeated), --labels, --labels-sql but received ${given.join(' and ')}`);
-  if (flags.labelsSql !== undefined && flags.labelsSql.trim() === '') throw new UsageError('Expected a SELECT statement for --labels-sql but received ""');
+  if (flags.labelsSql !== undefined && flags.labelsSql.trim() === '') throw invalidParameterError('--labels-sql', 'a SELECT statement', flags.labelsSql);
   const labels = flags.labels !== undefined ? ({ kind: 'file', file: flags.labels } as const) : flags.labelsSql !== undefined ? ({ kind: 'sql', sql: flags.labelsSql } as const) : undefined;
   if (!labels && categories.length < 2) throw new UsageError(`Expected at least 2 categories for --category but received ${categories.length}`);
   if (labels && flags.name === undefined) throw new UsageError('--name NAME is required with --labels and --labels-sql (there are no categories to name the model after)');

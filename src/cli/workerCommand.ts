@@ -7,7 +7,7 @@
  * once; the jobs in flight are picked up by other workers once their lock expires).
  */
 import os from 'node:os';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { checkRedis } from '../exec/queue/checkRedis.js';
 import { QueueWorker, type AttemptEvent } from '../exec/queue/QueueWorker.js';
 import type { Device } from '../model/ModelSession.js';
@@ -15,6 +15,7 @@ import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
 import type { TopologyChoice } from '../exec/scoring/openScorer.js';
 import { getLogger, setLogLevel } from '../util/log.js';
 import { queueNameOption, redisPasswordFileOption, redisUrlOption, resolveQueueFlags, type RedisFlags } from './redisOptions.js';
+import { choiceOption } from './choiceOption.js';
 
 interface WorkerFlags extends RedisFlags {
   concurrency: string;
@@ -41,15 +42,15 @@ export function registerWorkerCommand(program: Command): void {
     .addOption(redisPasswordFileOption())
     .addOption(queueNameOption())
     .option('--concurrency <n>', 'partitions this process runs at once', '1')
-    .addOption(new Option('--device <device>', 'inference device').choices(['auto', 'cpu', 'cuda']).default('auto'))
-    .addOption(new Option('--topology <kind>', 'lanes (each thread decodes and runs its own session: CPU), pooled (decode threads feed one session: GPU), auto (by device)').choices(['auto', 'lanes', 'pooled']).default('auto'))
+    .addOption(choiceOption('--device <device>', 'inference device', ['auto', 'cpu', 'cuda']).default('auto'))
+    .addOption(choiceOption('--topology <kind>', 'lanes (each thread decodes and runs its own session: CPU), pooled (decode threads feed one session: GPU), auto (by device)', ['auto', 'lanes', 'pooled']).default('auto'))
     .option('--threads <n>', `lanes (lanes topology) or decode threads (pooled) (default: ${os.availableParallelism()}, the cores)`)
     .option('--inference-threads <n>', 'onnxruntime intra-op threads per session (default: 1 per lane; the cores when pooled)')
     .option('--models-dir <dir>', 'where to find a run\'s model by name when its card path does not exist on this node (repeatable)', collect, [])
     .option('--name <name>', 'worker name shown by `imgpipe status` (default: <hostname>-<pid>)')
     .option('--lock-duration <ms>', 'job lock; a dead worker\'s partition is retried after about one to two of these', '30000')
     .option('--quiet', 'no per-partition lines on stderr')
-    .addOption(new Option('--log-level <level>', 'log level on stderr').choices(['fatal', 'error', 'warn', 'info', 'debug']))
+    .addOption(choiceOption('--log-level <level>', 'log level on stderr', ['fatal', 'error', 'warn', 'info', 'debug']))
     .addHelpText(
       'after',
       `

@@ -31,6 +31,7 @@ import type { RunSummaryFile } from '../sink/Committer.js';
 import { isRemoteLocation, resolveLocation } from '../sink/location.js';
 import { defaultHdfsUser } from '../sink/openTableStore.js';
 import { UsageError } from '../util/errors.js';
+import { invalidParameterError } from '../util/is.js';
 import type { Executor } from './Executor.js';
 import { executePartitions, trustedDoneMessages } from './executePartitions.js';
 import { LocalExecutor } from './local.js';
@@ -274,7 +275,7 @@ export async function planNew(
     // only fail the attempts). Small graphs: one CPU session, opened and closed.
     await (await ModelSession.create(model, { device: 'cpu', intraOpThreads: 1 })).close();
   }
-  const table = checkIdentifier(options.table ?? DEFAULT_TABLE[model.card.task], 'table name');
+  const table = checkIdentifier(options.table ?? DEFAULT_TABLE[model.card.task], '--table');
   const catalogSpec: CatalogSpec = options.catalog ?? { kind: 'embedded', warehouse: path.resolve(options.warehouse!) };
   let tableLocation: string;
   if (options.tableLocation) tableLocation = resolveLocation(options.tableLocation);
@@ -313,7 +314,7 @@ export async function planNew(
 
 async function reattach(options: RunJobOptions): Promise<{ run: RunSpec; plan: RunPlanDir }> {
   const runId = options.resume!;
-  if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw new UsageError(`Expected a run id (letters, digits, ".", "_", "-") for --resume but received ${JSON.stringify(runId)}`);
+  if (!/^[A-Za-z0-9._-]+$/.test(runId)) throw invalidParameterError('--resume', 'a run id (letters, digits, ".", "_", "-")', runId);
   const plan = RunPlanDir.forRun(options.partitionsDir, runId);
   const run = plan.readRun();
   return { run, plan };

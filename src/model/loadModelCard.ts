@@ -13,7 +13,7 @@ import { createReadStream, existsSync, readFileSync, readdirSync, statSync } fro
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../util/errors.js';
-import { invalidParameterError } from '../util/is.js';
+import { validateInput } from '../util/validateInput.js';
 import { modelCardSchema, type ModelCard } from './ModelCard.js';
 
 /** The project's own models folder (`<package root>/models`), found from this module's location. */
@@ -76,25 +76,7 @@ export function readModelCard(cardPath: string): ModelCard {
   } catch (e) {
     throw new UsageError(`Model card ${cardPath} is not valid JSON: ${(e as Error).message}`);
   }
-  const parsed = modelCardSchema.safeParse(raw, { reportInput: true });
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const at = dottedName(i.path) || '(card)';
-      const normalization = /^input\.(mean|std|scale)\b/.exec(at)?.[1];
-      if (normalization && (i.code === 'too_small' || i.code === 'invalid_type') && i.path.length === (normalization === 'scale' ? 2 : 3)) {
-        return invalidParameterError(at, normalization === 'mean' ? 'a finite number' : 'a finite number above 0', i.input).message;
-      }
-      if (i.code === 'unrecognized_keys') return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => (i.path.length ? `${at}.${k}` : k)).join(', ')}`;
-      return `${at}: ${i.message}`;
-    });
-    throw new UsageError(`Invalid model card ${cardPath}: ${problems.join('; ')}`);
-  }
-  return parsed.data;
-}
-
-/** A zod issue path as a dotted name with indexes in brackets: `input.std[1]`. */
-function dottedName(at: readonly PropertyKey[]): string {
-  return at.map((k, n) => (typeof k === 'number' ? `[${k}]` : `${n > 0 ? '.' : ''}${String(k)}`)).join('');
+  return validateInput(modelCardSchema, raw, `Model card ${cardPath}`, 'the card');
 }
 
 /** sha256 of a file, hex, streamed. */

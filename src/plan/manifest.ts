@@ -20,6 +20,7 @@ import { catalogSpecSchema } from '../catalog/catalogSpec.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
 import { UsageError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomicWrite.js';
+import { validateInput } from '../util/validateInput.js';
 
 const imageRefSchema = z.strictObject({
   image_name: z.string(),
@@ -103,9 +104,7 @@ function readJson<T>(file: string, schema: z.ZodType<T>, what: string): T {
   } catch (e) {
     throw new UsageError(`Cannot read ${what} ${file}: ${(e as Error).message}`);
   }
-  const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new UsageError(`Invalid ${what} ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data;
+  return validateInput(schema, raw, `${what[0]!.toUpperCase()}${what.slice(1)} ${file}`, 'the file');
 }
 
 /** The folder of one run's plan files. */

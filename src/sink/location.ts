@@ -5,7 +5,7 @@
  * exactly `path.join`/`path.dirname`/`path.resolve`.
  */
 import path from 'node:path';
-import { UsageError } from '../util/errors.js';
+import { invalidParameterError } from '../util/is.js';
 
 const REMOTE = /^(s?webhdfs):\/\/([^/?#]+)(\/[^?#]*)?$/i;
 
@@ -25,7 +25,7 @@ export interface RemoteLocation {
 export function parseRemoteLocation(location: string): RemoteLocation {
   const m = REMOTE.exec(location);
   if (!m || !/^[^:]+:\d+$/.test(m[2]!)) {
-    throw new UsageError(`Expected a local path or webhdfs://HOST:PORT/PATH for the table location but received ${JSON.stringify(location)}`);
+    throw invalidParameterError('the table location', 'a local path or webhdfs://HOST:PORT/PATH', location);
   }
   const p = path.posix.normalize(m[3] ?? '/');
   return { scheme: m[1]!.toLowerCase() as RemoteLocation['scheme'], authority: m[2]!, path: p.length > 1 ? p.replace(/\/$/, '') : p };

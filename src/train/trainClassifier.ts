@@ -27,6 +27,7 @@ import { composeLinearHead } from '../model/onnx/composeLinearHead.js';
 import { trainingReportModel, type HeldOutPrediction } from '../report/trainingReportModel.js';
 import { writeReport } from '../report/writeReport.js';
 import { UsageError } from '../util/errors.js';
+import { invalidParameterError } from '../util/is.js';
 import { ensureEmbeddings } from './ensureEmbeddings.js';
 import { evaluateClassifier } from './evaluateClassifier.js';
 import { holdoutSplit } from './holdoutSplit.js';
@@ -108,8 +109,8 @@ const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]*$/;
  */
 export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
   const started = performance.now();
-  if (!NAME_PATTERN.test(o.name)) throw new UsageError(`Expected a model name of lower-case letters, digits, ".", "_" or "-" for --name but received ${JSON.stringify(o.name)}`);
-  if (!/^[A-Za-z0-9._-]+$/.test(o.version)) throw new UsageError(`Expected letters, digits, ".", "_" or "-" for --model-version but received ${JSON.stringify(o.version)}`);
+  if (!NAME_PATTERN.test(o.name)) throw invalidParameterError('--name', 'a model name of lower-case letters, digits, ".", "_" or "-"', o.name);
+  if (!/^[A-Za-z0-9._-]+$/.test(o.version)) throw invalidParameterError('--model-version', 'letters, digits, ".", "_" or "-"', o.version);
   if (o.labels && o.categories.length > 0) throw new UsageError('Expected either --category (repeated) or --labels/--labels-sql but received both');
   if (!o.labels && o.categories.length < 2) throw new UsageError(`Expected at least 2 categories for --category but received ${o.categories.length}`);
   if (!o.warehouse && !o.catalog) throw new UsageError('--warehouse DIR (or --catalog hive --hive HOST:PORT) is required');
@@ -118,7 +119,7 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
     throw new UsageError('--table-location DIR is required with --catalog hive: the embeddings table\'s folder (local or mounted; train reads the rows back from it)');
   }
   if (new Set(o.categories).size !== o.categories.length) throw new UsageError(`Expected distinct categories for --category but received ${o.categories.map((c) => JSON.stringify(c)).join(', ')}`);
-  if (!(o.holdout > 0 && o.holdout < 1)) throw new UsageError(`Expected a number between 0 and 1 (exclusive) for --holdout but received ${o.holdout}`);
+  if (!(o.holdout > 0 && o.holdout < 1)) throw invalidParameterError('--holdout', 'a number between 0 and 1 (exclusive)', o.holdout);
   const modelDir = path.join(path.resolve(o.outDir), o.name);
   if (existsSync(path.join(modelDir, 'model.json')) && !o.force) {
     throw new UsageError(`A model named ${o.name} already exists at ${modelDir}; pass --force to replace it, or choose another --name`);

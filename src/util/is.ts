@@ -10,10 +10,33 @@ export const isInteger = (v: unknown): v is number => typeof v === 'number' && N
 export const inRange = (v: number, min: number, max: number): boolean => v >= min && v <= max;
 export const inArray = <T>(v: unknown, list: readonly T[]): v is T => list.includes(v as T);
 
-/** The one wording for a parameter that failed validation. Exit code 2 through UsageError. */
+/**
+ * The one wording for a parameter that failed validation, CLI flag or card field alike
+ * (zod issues come here through validateInput.ts). Exit code 2 through UsageError.
+ * @param name the flag (`--batch-size`) or the dotted field (`input.resize.shorter`).
+ * @param expected human wording: "integer between 1 and 4096", "one of: lanes, pooled, auto".
+ */
 export function invalidParameterError(name: string, expected: string, actual: unknown): UsageError {
-  const shown = typeof actual === 'string' ? JSON.stringify(actual) : String(actual);
-  return new UsageError(`Expected ${expected} for ${name} but received ${shown} of type ${typeof actual}`);
+  return new UsageError(`Expected ${expected} for ${name} but received ${shownValue(actual)} of type ${typeof actual}`);
+}
+
+/** A received value as the message shows it: strings quoted, objects as (at most 80 characters of) JSON. */
+function shownValue(actual: unknown): string {
+  if (typeof actual === 'string') return JSON.stringify(actual);
+  if (actual === null || typeof actual !== 'object') return String(actual);
+  let json: string;
+  try {
+    json = JSON.stringify(actual);
+  } catch {
+    return String(actual);
+  }
+  return json.length > 80 ? `${json.slice(0, 79)}…` : json;
+}
+
+/** A choice flag's value, or the standard error: "Expected one of: a, b for --x but received "c" of type string". */
+export function parseChoiceFlag<T extends string>(name: string, raw: string, choices: readonly T[]): T {
+  if (!inArray(raw, choices)) throw invalidParameterError(name, `one of: ${choices.join(', ')}`, raw);
+  return raw;
 }
 
 /** Parse a CLI integer flag; throws the standard message when it is not an integer in range. */

@@ -101,7 +101,7 @@ export function resolveHiveSettings(flags: HiveSettingsInput, env: NodeJS.Proces
   const pick = <K extends keyof HiveSettingsInput>(key: K): HiveSettingsInput[K] => flags[key] ?? fromEnv[key] ?? config[key];
 
   const address = pick('address');
-  if (address === undefined) throw new UsageError('Expected HOST:PORT of HiveServer2 for --hive (or $IMGPIPE_HIVE, or "address" in the config file\'s "hive" object)');
+  if (address === undefined) throw new UsageError('Expected HOST:PORT of HiveServer2 for --hive (or $IMGPIPE_HIVE, or "address" in the config file\'s "hive" object) but received nothing');
   const m = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(address);
   const port = m ? Number(m[2]) : Number.NaN;
   if (!m || port < 1 || port > 65535) throw invalidParameterError('--hive', 'HOST:PORT (e.g. an-coord1001.eqiad.wmnet:10000)', address);
@@ -109,8 +109,8 @@ export function resolveHiveSettings(flags: HiveSettingsInput, env: NodeJS.Proces
   const auth = pick('auth') ?? 'plain';
   if (!(HIVE_AUTH_MODES as readonly string[]).includes(auth)) throw invalidParameterError('--hive-auth', `one of: ${HIVE_AUTH_MODES.join(', ')}`, auth);
 
-  const database = checkIdentifier(pick('database') ?? 'commons', 'database name (--database)');
-  const outputDatabase = checkIdentifier(pick('outputDatabase') ?? database, 'database name (--output-database)');
+  const database = checkIdentifier(pick('database') ?? 'commons', '--database');
+  const outputDatabase = checkIdentifier(pick('outputDatabase') ?? database, '--output-database');
   const passwordFile = pick('passwordFile');
   const seconds = (name: string, raw: number | string | undefined, fallback: number) => {
     if (raw === undefined) return fallback * 1000;

@@ -33,6 +33,7 @@ import { Committer } from '../../sink/Committer.js';
 import { joinLocation } from '../../sink/location.js';
 import { openTableStore } from '../../sink/openTableStore.js';
 import { asInfrastructureError, infrastructureCode } from '../../util/infraErrors.js';
+import { describeInputProblems } from '../../util/validateInput.js';
 import type { Executor, PartitionOutcome } from '../Executor.js';
 import { checkRedis } from './checkRedis.js';
 import { DriverLock } from './DriverLock.js';
@@ -187,9 +188,9 @@ export class QueueExecutor implements Executor {
     };
 
     const onCompleted = async (partition: number, job: PartitionJob) => {
-      const parsed = partCommitMessageSchema.safeParse(job.returnvalue);
+      const parsed = describeInputProblems(partCommitMessageSchema, job.returnvalue, 'the return value');
       if (!parsed.success || parsed.data.run_id !== run.run_id || parsed.data.partition !== partition) {
-        const why = parsed.success ? `it names run ${parsed.data.run_id} partition ${parsed.data.partition}` : parsed.error.issues[0]?.message;
+        const why = parsed.success ? `it names run ${parsed.data.run_id} partition ${parsed.data.partition}` : parsed.problems[0];
         return report({ kind: 'poison', partition, attempts: job.attemptsStarted, lastError: `the worker returned an invalid commit message (${why}); is it a different imgpipe version?` }, 0);
       }
       const message = parsed.data;

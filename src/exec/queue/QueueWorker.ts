@@ -35,6 +35,7 @@ import { joinLocation, parentLocation } from '../../sink/location.js';
 import { openTableStore } from '../../sink/openTableStore.js';
 import type { TableStore } from '../../sink/TableStore.js';
 import { asInfrastructureError } from '../../util/infraErrors.js';
+import { describeInputProblems } from '../../util/validateInput.js';
 import { attemptDir, runPartition } from '../task.js';
 import { withFaultDiagnosis } from '../withFaultDiagnosis.js';
 import { partitionJobDataSchema, QUEUE_PREFIX, type PartitionJobData, type PartitionJobProgress } from './jobs.js';
@@ -106,9 +107,9 @@ export class QueueWorker {
       }
     };
     const attemptJob = async (job: PartitionJob, token?: string): Promise<PartCommitMessage> => {
-      const parsed = partitionJobDataSchema.safeParse(job.data);
+      const parsed = describeInputProblems(partitionJobDataSchema, job.data, 'the job data');
       if (!parsed.success) {
-        throw new UnrecoverableError(`job ${job.id} is not an imgpipe partition job (format 1): ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        throw new UnrecoverableError(`job ${job.id} is not an imgpipe partition job (format 1): ${parsed.problems.slice(0, 3).join('; ')}`);
       }
       const { run, manifest } = parsed.data;
       const partition = manifest.partition;

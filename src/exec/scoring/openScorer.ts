@@ -8,7 +8,7 @@
  */
 import type { LoadedModel } from '../../model/loadModelCard.js';
 import { CUDA_MISSING_WARNING, cudaProviderInstalled, type Device } from '../../model/ModelSession.js';
-import { UsageError } from '../../util/errors.js';
+import { invalidParameterError } from '../../util/is.js';
 import type { Scorer } from './Scorer.js';
 import { LaneScorer, machineCores, PooledScorer } from './ThreadScorers.js';
 
@@ -33,7 +33,7 @@ export interface ScorerOptions {
 
 export async function openScorer(model: Pick<LoadedModel, 'cardPath' | 'card'>, options: ScorerOptions): Promise<Scorer> {
   const topology = options.topology ?? 'auto';
-  if (!TOPOLOGY_CHOICES.includes(topology)) throw new UsageError(`Expected one of: ${TOPOLOGY_CHOICES.join(', ')} for --topology but received ${JSON.stringify(topology)}`);
+  if (!TOPOLOGY_CHOICES.includes(topology)) throw invalidParameterError('--topology', `one of: ${TOPOLOGY_CHOICES.join(', ')}`, topology);
   const warn = options.warn ?? ((m: string) => process.stderr.write(`imgpipe: warning: ${m}\n`));
   const ref = { card: model.cardPath, sha256: model.card.sha256 };
   const cores = machineCores();
