@@ -4,18 +4,24 @@
  */
 import type { Logger } from 'pino';
 import type { ByteSource, ByteSourceSpec } from './ByteSource.js';
-import { HiveByteSource } from './HiveByteSource.js';
-import { HttpByteSource } from './HttpByteSource.js';
-import { WarehouseByteSource } from './WarehouseByteSource.js';
 
-/** @throws {UsageError} when the source cannot be opened (e.g. Hive unreachable or refusing the login). */
+/**
+ * Each source is imported when it is opened, so a process loads only the client it uses (hive-driver
+ * and thrift, say, only for Hive bytes): every `imgpipe` start is shorter for it.
+ * @throws {UsageError} when the source cannot be opened (e.g. Hive unreachable or refusing the login). */
 export async function openByteSource(spec: ByteSourceSpec, options: { log?: Logger } = {}): Promise<ByteSource> {
   switch (spec.kind) {
-    case 'warehouse':
+    case 'warehouse': {
+      const { WarehouseByteSource } = await import('./WarehouseByteSource.js');
       return WarehouseByteSource.open(spec.warehouseDir);
-    case 'hive':
+    }
+    case 'hive': {
+      const { HiveByteSource } = await import('./HiveByteSource.js');
       return HiveByteSource.open(spec.hive, { batchSize: spec.batch_size, log: options.log });
-    case 'http':
+    }
+    case 'http': {
+      const { HttpByteSource } = await import('./HttpByteSource.js');
       return new HttpByteSource(spec, { log: options.log });
+    }
   }
 }

@@ -6,8 +6,6 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import * as ort from 'onnxruntime-node';
-import sharp from 'sharp';
 import { projectModelsDir } from '../model/loadModelCard.js';
 import { packageVersion } from './packageVersion.js';
 
@@ -18,6 +16,7 @@ interface ProviderCheck {
 }
 
 async function checkProvider(provider: 'cpu' | 'cuda', onnx: string): Promise<ProviderCheck> {
+  const ort = await import('onnxruntime-node');
   try {
     const s = await ort.InferenceSession.create(onnx, { executionProviders: [provider], logSeverityLevel: 3 });
     await s.release();
@@ -36,6 +35,9 @@ function nvidiaSmi(): string | null {
 }
 
 export async function doctorReport() {
+  // Loaded here, not at start-up: every other command starts without them.
+  const ort = await import('onnxruntime-node');
+  const { default: sharp } = await import('sharp');
   const onnx = path.join(projectModelsDir(), 'color-embed', 'model.onnx');
   const formats = Object.entries(sharp.format)
     .filter(([, f]) => f.input.buffer)

@@ -2,11 +2,13 @@
  * `imgpipe models list | show NAME | add MODEL.onnx --name N [--preset imagenet]`.
  */
 import { Command } from 'commander';
-import { addModel, PRESETS } from '../model/addModel.js';
-import { wrapModelUint8 } from '../model/wrapModel.js';
+import type { PRESETS } from '../model/addModel.js';
 import { listModelCards, loadModel, modelSearchPath } from '../model/loadModelCard.js';
 import { invalidParameterError } from '../util/is.js';
 import { choiceOption } from './choiceOption.js';
+
+/** addModel's PRESETS by name (the compiler checks they match), without loading onnxruntime to show them. */
+const PRESET_NAMES = ['imagenet'] as const satisfies readonly (keyof typeof PRESETS)[];
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -49,6 +51,7 @@ export function registerModelsCommand(program: Command): void {
     .addHelpText('after', '\nExample:\n  imgpipe models wrap mobilenet-v2 --models-dir ../shared/models --out-dir ./models\n  imgpipe run --model mobilenet-v2-u8 --models-dir ./models …')
     .action(async (name: string, flags: { modelsDir: string[]; outDir?: string; name?: string }) => {
       const outDir = flags.outDir ?? modelSearchPath([]).at(process.env.IMGPIPE_MODELS ? 0 : -1)!;
+      const { wrapModelUint8 } = await import('../model/wrapModel.js');
       const { cardPath, card } = await wrapModelUint8(name, flags.modelsDir, outDir, flags.name);
       process.stdout.write(`Wrote ${cardPath} (${card.name}: input ${card.input.name} uint8 NHWC ${card.input.width}x${card.input.height})\n`);
     });
@@ -57,7 +60,7 @@ export function registerModelsCommand(program: Command): void {
     .description('Read an ONNX graph, check its input/output fit an image model, and write a card for it.')
     .requiredOption('--name <name>', 'model name (lower-case letters, digits, . _ -)')
     .option('--version <v>', 'model version', '1')
-    .addOption(choiceOption('--preset <preset>', 'preprocessing preset', Object.keys(PRESETS)))
+    .addOption(choiceOption('--preset <preset>', 'preprocessing preset', PRESET_NAMES))
     .addOption(choiceOption('--task <task>', 'classifier or embedding (default: from --labels / the output name)', ['classifier', 'embedding']))
     .option('--output <name>', 'graph output to use (needed when there are several)')
     .option('--labels <file>', 'class labels, one per line (classifiers)')
@@ -71,6 +74,7 @@ export function registerModelsCommand(program: Command): void {
       if (!Number.isInteger(topK) || topK < 1 || topK > 100) throw invalidParameterError('--top-k', 'integer between 1 and 100', flags.topK);
       if (!/^[a-z0-9][a-z0-9._-]*$/.test(flags.name)) throw invalidParameterError('--name', 'lower-case letters, digits, ".", "_" or "-"', flags.name);
       const outDir = flags.modelsDir ?? modelSearchPath([]).at(process.env.IMGPIPE_MODELS ? 0 : -1)!;
+      const { addModel } = await import('../model/addModel.js');
       const { cardPath, card } = await addModel({ onnx, name: flags.name, version: flags.version, preset: flags.preset, task: flags.task, output: flags.output, labels: flags.labels, topK, outDir, license: flags.license, source: flags.source });
       process.stdout.write(`Wrote ${cardPath} (${card.task}, input ${card.input.name} ${card.input.layout} ${card.input.width}x${card.input.height}, output ${'name' in card.output ? card.output.name : [...card.output.scores, ...card.output.boxes].join(', ')})\n`);
     });

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { Command } from 'commander';
 import type { ByteSourceSpec } from '../bytes/byteSourceSpec.js';
 import { openByteSource } from '../bytes/openByteSource.js';
-import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
+import { DEFAULT_MAX_PIXELS } from '../decode/maxPixels.js';
 import { openPipeSink, type PipeFormat } from '../exec/pipe/PipeSink.js';
 import { readArrowRows } from '../exec/pipe/readArrowRows.js';
 import { readJsonlRows } from '../exec/pipe/readJsonlRows.js';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { Selection } from '../catalog/Catalog.js';
-import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
+import { DEFAULT_MAX_PIXELS } from '../decode/maxPixels.js';
 import { DEFAULT_QUEUE } from '../exec/queue/jobs.js';
 import { RunFailedError } from '../exec/executePartitions.js';
 import { planNew, runJob, type RunJobResult } from '../exec/runJob.js';

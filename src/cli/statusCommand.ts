@@ -4,9 +4,8 @@
  * folder. The queue part needs `--redis` (or REDIS_URL); without it, only the plan folder is read.
  */
 import path from 'node:path';
-import { Queue } from 'bullmq';
+import type { Queue } from 'bullmq';
 import { Command } from 'commander';
-import { checkRedis } from '../exec/queue/checkRedis.js';
 import { QUEUE_PREFIX } from '../exec/queue/jobs.js';
 import { bullConnection } from '../exec/queue/RedisTarget.js';
 import { listRuns, runStatus, type RunStatus } from '../exec/queue/runStatus.js';
@@ -62,6 +61,8 @@ async function statusAction(runId: string | undefined, flags: StatusFlags): Prom
   if (useQueue) {
     const { target, queueName } = resolveQueueFlags(flags);
     plan.readRun(); // a wrong run id fails before connecting
+    // BullMQ and ioredis load only when the queue is asked about.
+    const [{ checkRedis }, { Queue }] = await Promise.all([import('../exec/queue/checkRedis.js'), import('bullmq')]);
     await checkRedis(target);
     queue = new Queue(queueName, { connection: bullConnection(target), prefix: QUEUE_PREFIX });
     queue.on('error', () => undefined);

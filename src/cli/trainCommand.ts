@@ -5,7 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_MAX_PIXELS } from '../decode/preprocess.js';
+import { DEFAULT_MAX_PIXELS } from '../decode/maxPixels.js';
 import type { Device } from '../model/ModelSession.js';
 import { trainClassifier, type TrainResult } from '../train/trainClassifier.js';
 import { UsageError } from '../util/errors.js';

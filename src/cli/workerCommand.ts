@@ -8,8 +8,7 @@
  */
 import os from 'node:os';
 import { Command } from 'commander';
-import { checkRedis } from '../exec/queue/checkRedis.js';
-import { QueueWorker, type AttemptEvent } from '../exec/queue/QueueWorker.js';
+import type { AttemptEvent } from '../exec/queue/QueueWorker.js';
 import type { Device } from '../model/ModelSession.js';
 import { invalidParameterError, parseIntegerFlag } from '../util/is.js';
 import type { TopologyChoice } from '../exec/scoring/openScorer.js';
@@ -79,6 +78,7 @@ async function workerAction(flags: WorkerFlags): Promise<number> {
   const name = flags.name ?? `${os.hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9._@-]{1,128}$/.test(name)) throw invalidParameterError('--name', 'a name of letters, digits, ".", "_", "@" or "-"', name);
 
+  const [{ checkRedis }, { QueueWorker }] = await Promise.all([import('../exec/queue/checkRedis.js'), import('../exec/queue/QueueWorker.js')]);
   const check = await checkRedis(target);
   for (const w of check.warnings) process.stderr.write(`imgpipe worker: warning: ${w}\n`);
   const worker = QueueWorker.start({

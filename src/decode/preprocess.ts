@@ -26,8 +26,7 @@ export interface DecodedImage {
   height: number;
 }
 
-/** Default for --max-pixels: 100 megapixels (width × height, before any shrink-on-load). */
-export const DEFAULT_MAX_PIXELS = 100_000_000;
+export { DEFAULT_MAX_PIXELS } from './maxPixels.js';
 
 /**
  * What a caller already read from the header of an upright sRGB image (ImageDecoder, for plain

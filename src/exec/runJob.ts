@@ -37,7 +37,7 @@ import { executePartitions, trustedDoneMessages } from './executePartitions.js';
 import { LocalExecutor } from './local.js';
 import type { TaskContextOptions } from './openTaskContext.js';
 import type { TopologyChoice } from './scoring/openScorer.js';
-import { QueueExecutor } from './queue/QueueExecutor.js';
+import type { QueueExecutor } from './queue/QueueExecutor.js';
 import type { RedisTarget } from './queue/RedisTarget.js';
 
 export interface RunJobOptions {
@@ -132,7 +132,9 @@ export function newRunId(modelQualified: string, now = new Date()): string {
 export async function runJob(options: RunJobOptions): Promise<RunJobResult> {
   if (options.executor !== 'queue') return runJobWith(options, null);
   if (!options.queue) throw new UsageError('--executor queue needs --redis URL (or REDIS_URL)');
-  // Redis is checked before planning: a wrong password costs seconds, not a plan.
+  // Redis is checked before planning: a wrong password costs seconds, not a plan. BullMQ and ioredis
+  // are loaded only here: a local run never pays for them.
+  const { QueueExecutor } = await import('./queue/QueueExecutor.js');
   const queue = await QueueExecutor.open({ ...options.queue, log: options.log, onImages: options.onImages });
   try {
     return await runJobWith(options, queue);
