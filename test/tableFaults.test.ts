@@ -184,33 +184,47 @@ describe('one writer per table', () => {
     writeFileSync(lockFile, JSON.stringify({ run_id: 'dead-run', pid: dead.pid, host: os.hostname(), started_at: now, heartbeat_at: now }) + '\n');
   };
 
-  it('a stale lock (its pid is dead) is taken over by exactly one of two contender processes, 20 rounds', async () => {
+  it('a stale lock (its pid is dead) is taken over by one of two contender processes, never two holders at once, 20 rounds', async () => {
     const lockFile = path.join(wh, 'stale-contended', '_lock.json');
+    let tookOver = 0;
     for (let round = 0; round < 20; round++) {
       await writeDeadLock(lockFile);
       const results = await lockContenders(lockFile, 2);
       const held = results.filter((r) => 'acquired' in r) as { how: string; from: number; to: number }[];
-      expect(held.filter((r) => r.how === 'took over'), `round ${round}: ${JSON.stringify(results)}`).toHaveLength(1);
+      // One takes over. The other may still get the lock by a plain acquire in the instant between
+      // the takeover's remove and create (the taker then backs off, refused): still one holder at a time.
+      expect(held.length, `round ${round}: ${JSON.stringify(results)}`).toBeGreaterThan(0);
+      expect(held.filter((r) => r.how === 'took over').length, `round ${round}: ${JSON.stringify(results)}`).toBeLessThanOrEqual(1);
+      tookOver += held.filter((r) => r.how === 'took over').length;
       if (held.length === 2) expect(overlaps(held[0]!, held[1]!)).toBe(false);
       expect(existsSync(lockFile)).toBe(false);
       expect(existsSync(`${lockFile}.takeover`)).toBe(false);
     }
+    expect(tookOver).toBeGreaterThan(10); // the takeover path itself ran, nearly every round
   }, 600_000);
 
-  it('a stale lock (its pid is dead) is taken over by exactly one of two runs', async () => {
+  it('a stale lock (its pid is dead) is taken over by one of two runs; the other waits its turn or exits 2', async () => {
     const lockFile = path.join(wh, 'stale', '_lock.json');
+    let tookOverRounds = 0;
     for (let round = 0; round < 2; round++) {
       await writeDeadLock(lockFile);
       const results = await Promise.all([0, 1].map(() => imgpipeCollect(runArgs('stale', '2026-08-04'), { IMGPIPE_LOG_LEVEL: 'info' })));
       for (const r of results) if (r.code !== 0) expect(r.code, r.stderr).toBe(2);
+      expect(results.some((r) => r.code === 0)).toBe(true);
       const intervals = results.map((r) => lockIntervals(r.stderr, lockFile));
-      expect(intervals.flat().filter((i) => i.how === 'lock took over')).toHaveLength(1);
+      // At most one takeover (see the contender test above for the instant in which the other run
+      // can acquire the removed lock plainly instead).
+      expect(intervals.flat().filter((i) => i.how === 'lock took over').length).toBeLessThanOrEqual(1);
       for (const x of intervals[0]!) for (const y of intervals[1]!) expect(overlaps(x, y)).toBe(false);
       const tookOver = results.find((r) => r.stderr.includes('took over the stale lock of run dead-run'));
-      expect(tookOver?.code).toBe(0);
+      if (tookOver) {
+        tookOverRounds++;
+        expect(tookOver.code).toBe(0);
+      }
       expect(existsSync(lockFile)).toBe(false);
       expect(existsSync(`${lockFile}.takeover`)).toBe(false);
     }
+    expect(tookOverRounds).toBeGreaterThan(0);
   }, 600_000);
 });
 

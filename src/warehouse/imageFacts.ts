@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
+import type { ImageRow } from './warehouseRows.js';
 
 export type MediaType = 'BITMAP' | 'DRAWING' | 'UNKNOWN';
 
@@ -104,4 +105,9 @@ export async function describeImage(bytes: Uint8Array): Promise<ImageFacts> {
     height,
     size: bytes.length,
   };
+}
+
+/** The `image` table's row for a file: its name and page id, its facts, its upload time. */
+export function imageRowOf(image_name: string, page_id: bigint, facts: ImageFacts, uploaded_at: Date): ImageRow {
+  return { image_name, page_id, sha1: facts.sha1, media_type: facts.media_type, mime: facts.mime, width: facts.width, height: facts.height, size: facts.size, uploaded_at };
 }

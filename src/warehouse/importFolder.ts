@@ -28,7 +28,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { UsageError } from '../util/errors.js';
 import { BatchBuffer } from './BatchBuffer.js';
 import { duckdbString } from '../catalog/sqlQuote.js';
-import { IMAGE_EXTENSIONS, commonsName, describeImage, pageIdFor, sniffFormat } from './imageFacts.js';
+import { IMAGE_EXTENSIONS, commonsName, describeImage, imageRowOf, pageIdFor, sniffFormat } from './imageFacts.js';
 import { summarize, type WarehouseSummary } from './initWarehouse.js';
 import { WarehouseWriter, type WarehouseWriterOptions } from './WarehouseWriter.js';
 
@@ -97,17 +97,7 @@ export async function importFolder(
         const page_id = pageIdFor(name);
         if (isNew) {
           const mtime = fs.statSync(entry.abs).mtime;
-          const row = {
-            image_name: name,
-            page_id,
-            sha1: facts.sha1,
-            media_type: facts.media_type,
-            mime: facts.mime,
-            width: facts.width,
-            height: facts.height,
-            size: facts.size,
-            uploaded_at: mtime,
-          };
+          const row = imageRowOf(name, page_id, facts, mtime);
           await buffer.addImage(row, bytes);
           r.images++;
           r.bytes += bytes.length;

@@ -7,7 +7,7 @@
 import type { ErrorReason } from '../util/errors.js';
 import { BatchBuffer } from './BatchBuffer.js';
 import { DEMO_CATEGORY_PARENTS, DEMO_EXPECTED_ERRORS, demoImages } from './demo/demoImages.js';
-import { describeImage, pageIdFor } from './imageFacts.js';
+import { describeImage, imageRowOf, pageIdFor } from './imageFacts.js';
 import type { TableCounts } from './warehouseRows.js';
 import { WarehouseWriter } from './WarehouseWriter.js';
 import type { SourceTableName } from './warehouseSchema.js';
@@ -46,17 +46,7 @@ export async function loadDemo(writer: WarehouseWriter): Promise<number> {
   for await (const image of demoImages()) {
     const facts = await describeImage(image.bytes);
     const page_id = pageIdFor(image.name);
-    const row = {
-      image_name: image.name,
-      page_id,
-      sha1: facts.sha1,
-      media_type: facts.media_type,
-      mime: facts.mime,
-      width: facts.width,
-      height: facts.height,
-      size: facts.size,
-      uploaded_at: image.uploadedAt,
-    };
+    const row = imageRowOf(image.name, page_id, facts, image.uploadedAt);
     await buffer.addImage(row, image.withoutBytes ? null : image.bytes);
     for (const category of image.categories) await buffer.addLink({ page_id, category });
     images++;
