@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One demo warehouse for the whole run, built with the real CLI; files copy it (test/util/cli.ts).
+    globalSetup: ['test/util/demoWarehouseSetup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog, ImageRef } from '../src/catalog/Catalog.js';
 import { RunPlanDir } from '../src/plan/manifest.js';
 import { planRun } from '../src/plan/planRun.js';
-import { CLI, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, REPO, tempDir, waitFor } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, REPO, tempDir, waitFor, copyDemoWarehouse } from './util/cli.js';
 import { freePort, redisUnavailable, REDIS_SERVER } from './util/redisServer.js';
 
 const tmp = tempDir('imgpipe-bad-input-');
@@ -26,8 +26,7 @@ const plans = () => (existsSync(parts) ? readdirSync(parts) : []);
 const TABLES = 'image, image_bytes, categorylinks, category_parent';
 
 beforeAll(() => {
-  const r = imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']);
-  expect(r.code, r.stderr).toBe(0);
+  copyDemoWarehouse(wh);
 }, 120_000);
 
 describe('--sql reads only the warehouse', () => {

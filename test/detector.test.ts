@@ -19,7 +19,7 @@ import { anchorCount, describeAnchors, ssdAnchors } from '../src/model/detector/
 import { loadModel, readModelCard } from '../src/model/loadModelCard.js';
 import type { DetectorOutput, ModelInput } from '../src/model/ModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
-import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, lit, query, REPO, tempDir, imgpipeInProcess, copyDemoWarehouse } from './util/cli.js';
 import { redisUnavailable, startRedis } from './util/redisServer.js';
 import { chromiumMissing, HeadlessPage } from './util/headlessChromium.js';
 
@@ -369,7 +369,7 @@ describe('imgpipe run --model blazeface', () => {
   let firstRun: { run_id: string; output: string } | null = null;
 
   beforeAll(() => {
-    cli(['warehouse', 'init', '--warehouse', wh, '--demo']);
+    copyDemoWarehouse(wh);
     // Real photos in a Portraits category: the faces and a few without people (or, without ../shared, none).
     if (!sharedMissing) {
       const src = path.join(tmp.dir, 'photos', 'Portraits');

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
-import { imgpipe, imgpipeHeld, imgpipeInProcess, lit, query, REPO, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeHeld, imgpipeInProcess, lit, query, REPO, tempDir, copyDemoWarehouse } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-e2e-');
 const wh = path.join(tmp.dir, 'wh');
@@ -25,8 +25,7 @@ const runJson = (args: string[]) => {
 let imageTable: { image_name: string; page_id: bigint; width: number | null; height: number | null }[];
 
 beforeAll(async () => {
-  const r = imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']);
-  expect(r.code, r.stderr).toBe(0);
+  copyDemoWarehouse(wh);
   imageTable = (await query(`SELECT image_name, page_id, width, height FROM read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) ORDER BY 1`)) as typeof imageTable;
 }, 300_000);
 

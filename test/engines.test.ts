@@ -19,7 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildProgram } from '../src/cli/program.js';
 import { RESULT_COLUMNS } from '../src/sink/resultRow.js';
-import { CLI, imgpipe, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
+import { CLI, imgpipe, lit, query, REPO, tempDir, imgpipeInProcess, copyDemoWarehouse } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-engines-');
 const wh = path.join(tmp.dir, 'wh');
@@ -86,7 +86,7 @@ let images: { image_name: string; page_id: bigint; sha1: string }[];
 let bytesByName: Map<string, Uint8Array>;
 
 beforeAll(async () => {
-  expect(imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']).code).toBe(0);
+  copyDemoWarehouse(wh);
   images = (await query(`SELECT image_name, page_id, sha1 FROM read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) ORDER BY image_name`)) as typeof images;
   const blobs = await query(`SELECT image_name, bytes FROM read_parquet(${lit(path.join(wh, 'image_bytes', '*.parquet'))})`);
   bytesByName = new Map(blobs.map((b) => [b.image_name as string, new Uint8Array(b.bytes as Uint8Array)]));

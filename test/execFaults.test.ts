@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillDisk, mountTmpfs as mount, unmountTmpfs } from '../scripts/chaos/fillDisk.js';
 import { UsageError } from '../src/util/errors.js';
 import { asInfrastructureError, diagnoseWriteFailure, InfrastructureError, infrastructureCode } from '../src/util/infraErrors.js';
-import { CLI, imgpipe, imgpipeCollect, lit, query, tempDir, waitFor } from './util/cli.js';
+import { CLI, imgpipe, imgpipeCollect, lit, query, tempDir, waitFor, copyDemoWarehouse } from './util/cli.js';
 import { redisUnavailable, startRedis, type RedisServer } from './util/redisServer.js';
 
 const COLUMNS = 'image_name, page_id, sha1, status, error, label, score, top_k, embedding, width, height';
@@ -51,8 +51,7 @@ const doneRecords = (plan: string) =>
 const runIdFrom = (stderr: string) => /--resume (\S+)/.exec(stderr)?.[1] ?? null;
 
 beforeAll(() => {
-  const init = imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']);
-  expect(init.code, init.stderr).toBe(0);
+  copyDemoWarehouse(wh);
 }, 120_000);
 
 afterAll(() => {

@@ -15,7 +15,7 @@ import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
 import { HiveConnection } from '../src/catalog/hive/HiveConnection.js';
 import { addResultPartitionDdl, createResultTableDdl } from '../src/catalog/hive/hiveDdl.js';
 import { resolveHiveSettings } from '../src/catalog/hive/hiveSettings.js';
-import { closedPort, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, tempDir, waitFor, type CliResult } from './util/cli.js';
+import { closedPort, imgpipe, imgpipeCollect, imgpipeInProcess, lit, query, tempDir, waitFor, type CliResult, copyDemoWarehouse } from './util/cli.js';
 import { HiveServer2TestServer } from './util/hiveServer2.js';
 import { WebHdfsTestServer } from './util/webhdfsServer.js';
 
@@ -35,8 +35,7 @@ const hiveArgs = () => ['--catalog', 'hive', '--hive', server.address, '--hive-a
 const tableLocation = () => hdfs.url('/warehouse/results.db/embeddings');
 
 beforeAll(async () => {
-  const init = imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']);
-  expect(init.code, init.stderr).toBe(0);
+  copyDemoWarehouse(wh);
   writeFileSync(passwordFile, `${PASSWORD}\n`);
   hdfs = await WebHdfsTestServer.start(path.join(tmp.dir, 'hdfs'));
   server = await HiveServer2TestServer.start({

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imgpipe, imgpipeHeld, lit, query, tempDir } from './util/cli.js';
+import { imgpipe, imgpipeHeld, lit, query, tempDir, copyDemoWarehouse } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-incr-');
 const wh = path.join(tmp.dir, 'wh');
@@ -39,7 +39,7 @@ let names: string[];
 let day1: ReturnType<typeof run>;
 
 beforeAll(async () => {
-  expect(imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']).code).toBe(0);
+  copyDemoWarehouse(wh);
   names = (await query(`SELECT image_name FROM read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) ORDER BY 1`)).map((r) => r.image_name as string);
   for (const n of [...CHANGED, ...DELETED]) expect(names).toContain(n);
   day1 = run('--model', 'quality-basic', '--all', '--incremental', '--snapshot', '2026-05-01');

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_EXPECTED_ERRORS } from '../src/warehouse/demo/demoImages.js';
 import { RESULT_ARROW_SCHEMA } from '../src/sink/resultArrowSchema.js';
 import { RESULT_COLUMNS } from '../src/sink/resultRow.js';
-import { imgpipe, lit, query, REPO, tempDir, imgpipeInProcess } from './util/cli.js';
+import { imgpipe, lit, query, REPO, tempDir, imgpipeInProcess, copyDemoWarehouse } from './util/cli.js';
 import { arrowStreamChunks, endsWithEos, feed, readArrowStream, spawnPipe } from './util/pipeProcess.js';
 
 const tmp = tempDir('imgpipe-pipe-');
@@ -67,7 +67,7 @@ function inputBatch(rows: { image_name: string; page_id?: bigint | null; sha1?: 
 }
 
 beforeAll(async () => {
-  expect(imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']).code).toBe(0);
+  copyDemoWarehouse(wh);
   images = (await query(`SELECT image_name, page_id, sha1 FROM read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) ORDER BY image_name`)) as unknown as ImageRow[];
   const blobs = await query(`SELECT image_name, bytes FROM read_parquet(${lit(path.join(wh, 'image_bytes', '*.parquet'))})`);
   bytesByName = new Map(blobs.map((b) => [b.image_name as string, new Uint8Array(b.bytes as Uint8Array)]));

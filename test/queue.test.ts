@@ -22,7 +22,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } fr
 import { attemptsIn, chaosRun } from '../scripts/chaos/chaosRun.js';
 import { chaosSeed } from '../scripts/chaos/chaosSchedule.js';
 import { makeChaosWarehouse } from '../scripts/chaos/chaosWarehouse.js';
-import { CLI, imgpipe, lit, query, tempDir, waitFor } from './util/cli.js';
+import { CLI, imgpipe, lit, query, tempDir, waitFor, copyDemoWarehouse } from './util/cli.js';
 import { freePort, redisUnavailable, startRedis, type RedisServer } from './util/redisServer.js';
 
 const unavailable = redisUnavailable();
@@ -90,8 +90,7 @@ describe.skipIf(unavailable !== null)('queue executor on a real Redis', () => {
   beforeAll(async () => {
     redis = (await startRedis())!;
     writeFileSync(passwordFile, `${redis.password}\n`);
-    const init = imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']);
-    expect(init.code, init.stderr).toBe(0);
+    copyDemoWarehouse(wh);
     const local = imgpipe(['run', '--warehouse', wh, '--partitions-dir', parts, '--model', 'quality-basic', '--all', '--partition-size', '20', '--snapshot', '2026-04-01', '--json', '--quiet']);
     expect(local.code, local.stderr).toBe(0);
     baseline = await rowsOf(JSON.parse(local.stdout).output);

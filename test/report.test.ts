@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ReportModel } from '../src/report/ReportModel.js';
 import { renderReportHtml } from '../src/report/renderReportHtml.js';
-import { imgpipe, lit, query, tempDir, imgpipeInProcess } from './util/cli.js';
+import { imgpipe, lit, query, tempDir, imgpipeInProcess, copyDemoWarehouse } from './util/cli.js';
 import { chromiumMissing, HeadlessPage } from './util/headlessChromium.js';
 
 const HOSTILE = ['<img_src=x_onerror=alert(1)>.png', `Quote"and'apostrophe_&amp;.png`, '<script>alert(2)<.script>.png'];
@@ -60,7 +60,7 @@ describe.skipIf(missing !== null)('reports opened in headless Chromium', () => {
   };
 
   beforeAll(async () => {
-    cli(['warehouse', 'init', '--warehouse', wh, '--demo']);
+    copyDemoWarehouse(wh);
     // Images whose names are HTML, in their own category.
     const src = path.join(tmp.dir, 'hostile', 'Hostile_names');
     mkdirSync(src, { recursive: true });

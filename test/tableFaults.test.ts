@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imgpipe, imgpipeCollect, lit, query, REPO, tempDir, type CliResult } from './util/cli.js';
+import { imgpipe, imgpipeCollect, lit, query, REPO, tempDir, type CliResult, copyDemoWarehouse } from './util/cli.js';
 import { lockContenders } from './util/lockContender.js';
 
 const tmp = tempDir('imgpipe-faults-');
@@ -44,7 +44,7 @@ function check(table: string): CliResult & { report: { clean: boolean; problems:
 }
 
 beforeAll(async () => {
-  expect(imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']).code).toBe(0);
+  copyDemoWarehouse(wh);
   selected = (await query(`SELECT image_name FROM read_parquet(${lit(path.join(wh, 'image', '*.parquet'))}) ORDER BY image_name LIMIT 8`)).map((r) => r.image_name as string);
 }, 300_000);
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/model/loadModelCard.js';
 import { ModelSession } from '../src/model/ModelSession.js';
 import { readTrainingRecord } from '../src/train/TrainingRecord.js';
-import { imgpipe, imgpipeCollect, lit, query, tempDir, imgpipeInProcess } from './util/cli.js';
+import { imgpipe, imgpipeCollect, lit, query, tempDir, imgpipeInProcess, copyDemoWarehouse } from './util/cli.js';
 import { HiveServer2TestServer } from './util/hiveServer2.js';
 
 const tmp = tempDir('imgpipe-train-');
@@ -47,8 +47,7 @@ const trainJson = (...args: string[]): TrainJson => {
 const embeddingPlans = () => (existsSync(parts) ? readdirSync(parts).filter((d) => d.includes('-color-embed-1-')) : []);
 
 beforeAll(() => {
-  const r = imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']);
-  expect(r.code, r.stderr).toBe(0);
+  copyDemoWarehouse(wh);
 }, 300_000);
 
 describe('imgpipe train on the demo warehouse (color-embed, Sunsets vs Night_scenes)', () => {

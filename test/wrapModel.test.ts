@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '../src/model/loadModelCard.js';
 import { wrapModelUint8 } from '../src/model/wrapModel.js';
-import { imgpipe, lit, query, SHARED, tempDir } from './util/cli.js';
+import { imgpipe, lit, query, SHARED, tempDir, copyDemoWarehouse } from './util/cli.js';
 
 const tmp = tempDir('imgpipe-wrap-');
 afterAll(() => tmp.cleanup());
@@ -68,7 +68,7 @@ describe('models wrap (uint8 NHWC input)', () => {
 
   it('run with the wrapped card commits the same labels as the float card', async () => {
     const wh = path.join(tmp.dir, 'wh');
-    expect(imgpipe(['warehouse', 'init', '--warehouse', wh, '--demo']).code).toBe(0);
+    copyDemoWarehouse(wh);
     const cli = imgpipe(['models', 'wrap', 'quality-basic', '--out-dir', path.join(tmp.dir, 'cli-models')]);
     expect(cli.code, cli.stderr).toBe(0);
     const runWith = (model: string) => {

@@ -5,12 +5,13 @@
  * with DuckDB, an independent reader.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { inject } from 'vitest';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = path.join(REPO, 'dist', 'src', 'cli', 'bin.js');
@@ -161,4 +162,14 @@ export async function imgpipeHeld(args: string[], partitions: number, timeoutMs 
     throw e;
   }
   return { child, stderr: () => stderr, closed };
+}
+
+/**
+ * Put a demo warehouse at `wh` (which must not exist yet): a copy of the one the global setup built
+ * with `imgpipe warehouse init --demo` (test/util/demoWarehouseSetup.ts). Nothing in a fresh demo
+ * warehouse names its own folder, so the copy is the warehouse `init --demo` would make there.
+ */
+export function copyDemoWarehouse(wh: string): void {
+  if (existsSync(wh)) throw new Error(`copyDemoWarehouse: ${wh} exists`);
+  cpSync(inject('demoWarehouse'), wh, { recursive: true });
 }
