@@ -12,7 +12,6 @@ import { loadModel, readModelCard } from '../model/loadModelCard.js';
 import { modelCardSchema, type ModelCard } from '../model/ModelCard.js';
 import { RunPlanDir, type RunSpec } from '../plan/manifest.js';
 import { runReportModel } from '../report/runReportModel.js';
-import { writeReport } from '../report/writeReport.js';
 import type { RunSummaryFile } from '../sink/Committer.js';
 import { isRemoteLocation } from '../sink/location.js';
 import { UsageError } from '../util/errors.js';
@@ -142,6 +141,7 @@ async function reportAction(runId: string | undefined, flags: ReportFlags): Prom
   const src = await locate(runId, flags, partitionsDir);
   const model = await runReportModel(src, { perLabel });
   const out = path.resolve(flags.out ?? path.join('reports', src.summary.run_id));
+  const { writeReport } = await import('../report/writeReport.js'); // sharp (thumbnails): loaded only to write a report
   const written = await writeReport(model, out, src.bytes);
   const summary = { index: written.index, run_id: src.summary.run_id, partition: src.partition, thumbnails: written.thumbnails };
   if (flags.json) process.stdout.write(JSON.stringify(summary) + '\n');

@@ -7,10 +7,9 @@
  */
 import path from 'node:path';
 import type { Command } from 'commander';
-import { importFolder, type ImportResult } from '../warehouse/importFolder.js';
-import { importMediaWiki } from '../warehouse/importMediaWiki.js';
+import type { ImportResult } from '../warehouse/importFolder.js';
 import { parseMediaWikiSource } from '../catalog/mediawikiSource.js';
-import { initWarehouse, type InitResult, type WarehouseSummary } from '../warehouse/initWarehouse.js';
+import type { InitResult, WarehouseSummary } from '../warehouse/initWarehouse.js';
 import { SOURCE_TABLE_NAMES } from '../warehouse/warehouseSchema.js';
 
 export function registerWarehouseCommand(program: Command): void {
@@ -28,6 +27,7 @@ export function registerWarehouseCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder (created if missing; must be empty or a warehouse)')
     .option('--demo', 'load the built-in demo image set', false)
     .action(async (opts: { warehouse: string; demo: boolean }) => {
+      const { initWarehouse } = await import('../warehouse/initWarehouse.js'); // the writers load sharp and DuckDB: only when used
       const result = await initWarehouse(opts.warehouse, { demo: opts.demo });
       process.stdout.write(formatInit(result, opts.warehouse));
     });
@@ -43,6 +43,7 @@ export function registerWarehouseCommand(program: Command): void {
     .requiredOption('--warehouse <dir>', 'warehouse folder (created if missing or empty)')
     .option('--sync', 'mirror the folder: remove images whose files are gone, and move the category links of files that moved (drops rows imported from elsewhere too)', false)
     .action(async (srcDir: string, opts: { warehouse: string; sync: boolean }) => {
+      const { importFolder } = await import('../warehouse/importFolder.js');
       const result = await importFolder(srcDir, opts.warehouse, { sync: opts.sync });
       process.stdout.write(formatImport(result, srcDir));
     });
@@ -60,6 +61,7 @@ export function registerWarehouseCommand(program: Command): void {
     .option('--wiki-db <name>', 'the wiki_db partition (default commonswiki)')
     .action(async (opts: { warehouse: string; from: string; mediawikiSnapshot: string; wikiDb?: string }) => {
       const source = parseMediaWikiSource(opts.mediawikiSnapshot, opts.wikiDb);
+      const { importMediaWiki } = await import('../warehouse/importMediaWiki.js');
       const result = await importMediaWiki(opts.warehouse, opts.from, source);
       let out = `Imported the MediaWiki replicas at snapshot=${source.snapshot}/wiki_db=${source.wiki_db} into ${path.resolve(opts.warehouse)}\n`;
       for (const [table, rows] of Object.entries(result.rows)) out += `  ${table.padEnd(24)}  ${rows} rows  (from ${result.from[table as keyof typeof result.from]})\n`;

@@ -7,7 +7,7 @@
  */
 import type { ModelInput } from '../model/ModelCard.js';
 import { letterboxGeometry } from './letterboxGeometry.js';
-import { shorterSideThenCenterCrop } from './preprocess.js';
+import { shorterSideThenCenterCrop } from './centerCrop.js';
 
 /** The affine map from [0, 1] input coordinates to original pixels. */
 export interface InputToImage {

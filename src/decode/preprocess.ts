@@ -13,6 +13,7 @@
 import sharp from 'sharp';
 import type { Metadata, OutputInfo } from 'sharp';
 import { ImageError } from '../util/errors.js';
+import { shorterSideThenCenterCrop } from './centerCrop.js';
 import type { ModelInput } from '../model/ModelCard.js';
 import { isSrgbProfile } from './iccProfile.js';
 import { letterboxGeometry } from './letterboxGeometry.js';
@@ -99,26 +100,8 @@ export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels
   return { tensor: toTensor(raw.data, input), width, height };
 }
 
-/**
- * torchvision's `Resize(shorter)` + `CenterCrop`: the longer side is truncated like `int()`, and the
- * crop offset is `round((dim - crop) / 2)` with round-half-to-even, as Python's round does.
- */
-export function shorterSideThenCenterCrop(width: number, height: number, shorter: number, cropWidth: number, cropHeight: number) {
-  const resizeWidth = width <= height ? shorter : Math.trunc((shorter * width) / height);
-  const resizeHeight = width <= height ? Math.trunc((shorter * height) / width) : shorter;
-  if (resizeWidth < cropWidth || resizeHeight < cropHeight) {
-    throw new ImageError('decode_failed', `resized to ${resizeWidth}x${resizeHeight}, smaller than the ${cropWidth}x${cropHeight} crop`);
-  }
-  return { resizeWidth, resizeHeight, left: roundHalfEven((resizeWidth - cropWidth) / 2), top: roundHalfEven((resizeHeight - cropHeight) / 2) };
-}
-
-export function roundHalfEven(x: number): number {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
+/** Re-exported: the geometry lives in centerCrop.ts (no sharp), the decoders call it from here too. */
+export { roundHalfEven, shorterSideThenCenterCrop } from './centerCrop.js';
 
 /**
  * Map a libvips/sharp failure onto our reasons; the message is kept as the detail. libvips keeps one

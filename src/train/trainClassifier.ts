@@ -25,7 +25,6 @@ import { modelCardSchema, type ClassifierCard } from '../model/ModelCard.js';
 import { ModelSession, type Device } from '../model/ModelSession.js';
 import { composeLinearHead } from '../model/onnx/composeLinearHead.js';
 import { trainingReportModel, type HeldOutPrediction } from '../report/trainingReportModel.js';
-import { writeReport } from '../report/writeReport.js';
 import { UsageError } from '../util/errors.js';
 import { invalidParameterError } from '../util/is.js';
 import { ensureEmbeddings } from './ensureEmbeddings.js';
@@ -337,6 +336,7 @@ export async function trainClassifier(o: TrainOptions): Promise<TrainResult> {
   // 6. The report.
   let report: string | null = null;
   if (o.report ?? true) {
+    const { writeReport } = await import('../report/writeReport.js'); // sharp: loaded only to write the report
     const written = await writeReport(
       trainingReportModel({ model: `${o.name}-${o.version}`, cardPath, record, heldOut, errors: errors.map(({ image_name, reason }) => ({ image_name, reason })), overlaps: selection.overlaps.map((x) => x.ref.image_name) }),
       path.join(modelDir, 'report'),
