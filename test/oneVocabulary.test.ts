@@ -1,24 +1,17 @@
 /**
  * One validation vocabulary: a bad flag on any command, a bad card field and a bad config key all
  * read "Expected … for NAME but received … of type …" (sharp's `invalidParameterError`), after any
- * "source: " prefix, and are UsageErrors (exit 2). In-process: the commands are registered on a
- * fresh commander program and parsed; every case throws before any work starts.
+ * "source: " prefix, and are UsageErrors (exit 2). In-process: argv is parsed by a fresh
+ * `buildProgram()`, the program `imgpipe` runs; every case throws before any work starts.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseMediaWikiSource } from '../src/catalog/mediawikiSource.js';
 import { checkIdentifier } from '../src/catalog/sqlQuote.js';
 import { resolveHiveSettings } from '../src/catalog/hive/hiveSettings.js';
 import { readClusterConfig, resolveClusterFlags } from '../src/cli/clusterFlags.js';
-import { registerModelsCommand } from '../src/cli/modelsCommand.js';
-import { registerPipeCommand } from '../src/cli/pipeCommand.js';
-import { registerReportCommand } from '../src/cli/reportCommand.js';
-import { registerRunCommand } from '../src/cli/runCommand.js';
-import { registerStatusCommand } from '../src/cli/statusCommand.js';
-import { registerTrainCommand } from '../src/cli/trainCommand.js';
-import { registerWorkerCommand } from '../src/cli/workerCommand.js';
+import { buildProgram } from '../src/cli/program.js';
 import { parseRedisUrl } from '../src/exec/queue/RedisTarget.js';
 import { readModelCard } from '../src/model/loadModelCard.js';
 import { UsageError } from '../src/util/errors.js';
@@ -30,14 +23,11 @@ const SHARP_SENTENCE = /^Expected .+ for [\w.[\]-]+ but received .+ of type \w+$
 const tmp = tempDir('imgpipe-vocabulary-');
 afterAll(() => tmp.cleanup());
 
-/** Parse `argv` against the real commands; the error it throws (commander's own errors would be CommanderErrors). */
+/** Parse `argv` against the program `imgpipe` runs (buildProgram); the error it throws (commander's own errors would be CommanderErrors). */
 async function refusal(argv: string[]): Promise<unknown> {
-  const program = new Command('imgpipe').exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  for (const register of [registerRunCommand, registerWorkerCommand, registerPipeCommand, registerStatusCommand, registerTrainCommand, registerReportCommand, registerModelsCommand]) register(program);
-  for (const c of program.commands) {
-    c.exitOverride();
-    for (const sub of c.commands) sub.exitOverride();
-  }
+  const program = buildProgram();
+  const silence = { writeErr: () => {}, writeOut: () => {} };
+  for (const c of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) c.configureOutput(silence);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { classifySharpError, endsEarly, preprocess, roundHalfEven, shorterSideThenCenterCrop } from '../src/decode/preprocess.js';
+import { roundHalfEven, shorterSideThenCenterCrop } from '../src/decode/centerCrop.js';
+import { classifySharpError, endsEarly, preprocess } from '../src/decode/preprocess.js';
 import type { ModelInput } from '../src/model/ModelCard.js';
 import { ImageError } from '../src/util/errors.js';
 

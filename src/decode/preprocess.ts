@@ -27,7 +27,6 @@ export interface DecodedImage {
   height: number;
 }
 
-export { DEFAULT_MAX_PIXELS } from './maxPixels.js';
 
 /**
  * What a caller already read from the header of an upright sRGB image (ImageDecoder, for plain
@@ -99,9 +98,6 @@ export async function preprocess(bytes: Uint8Array, input: ModelInput, maxPixels
   }
   return { tensor: toTensor(raw.data, input), width, height };
 }
-
-/** Re-exported: the geometry lives in centerCrop.ts (no sharp), the decoders call it from here too. */
-export { roundHalfEven, shorterSideThenCenterCrop } from './centerCrop.js';
 
 /**
  * Map a libvips/sharp failure onto our reasons; the message is kept as the detail. libvips keeps one
